@@ -1,0 +1,110 @@
+"""Stages and the run directory (DESIGN §2): each stage writes atomically and is cached by hash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from trailbench.io import write_json, write_parquet, write_text
+from trailbench.scenario import Scenario
+from trailbench.trails import Trails, build_trails, error_counts
+from trailbench.world import TABLES, World, build_world
+
+Progress = Callable[[str], None]
+
+
+def default_run_dir(sc: Scenario, root: Path = Path("runs")) -> Path:
+    return root / f"{sc.name}-{sc.hash8}"
+
+
+def _marker(run: Path, stage: str) -> Path:
+    return run / ".stages" / f"{stage}.json"
+
+
+def stage_done(run: Path, sc: Scenario, stage: str) -> bool:
+    m = _marker(run, stage)
+    if not m.exists():
+        return False
+    return bool(json.loads(m.read_text()).get("hash") == sc.stage_hash(stage))
+
+
+def _mark(run: Path, sc: Scenario, stage: str, extra: dict[str, Any] | None = None) -> None:
+    write_json({"stage": stage, "hash": sc.stage_hash(stage), **(extra or {})}, _marker(run, stage))
+
+
+def _prepare(run: Path, sc: Scenario) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    write_text(sc.to_toml(), run / "scenario.toml")
+
+
+def world_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> World:
+    if stage_done(run, sc, "world"):
+        note("world: cached")
+        return load_world(run)
+    note("world: generating")
+    _marker(run, "world").unlink(missing_ok=True)
+    w = build_world(sc)
+    for name, df in w.tables().items():
+        write_parquet(df, run / "world" / f"{name}.parquet")
+    _mark(run, sc, "world")
+    return w
+
+
+def load_world(run: Path) -> World:
+    return World(**{name: pl.read_parquet(run / "world" / f"{name}.parquet") for name in TABLES})
+
+
+def trails_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> Trails:
+    if stage_done(run, sc, "trails"):
+        note("trails: cached")
+        return load_trails(run)
+    note("trails: emitting records")
+    _marker(run, "trails").unlink(missing_ok=True)
+    t = build_trails(world, sc, workers=workers)
+    write_parquet(t.records, run / "trails" / "records.parquet")
+    write_parquet(t.record_links, run / "trails" / "record_links.parquet")
+    write_parquet(t.address_register, run / "trails" / "address_register.parquet")
+    write_parquet(t.truth_records, run / "truth" / "records.parquet")
+    _mark(run, sc, "trails")
+    return t
+
+
+def load_trails(run: Path) -> Trails:
+    return Trails(
+        records=pl.read_parquet(run / "trails" / "records.parquet"),
+        record_links=pl.read_parquet(run / "trails" / "record_links.parquet"),
+        address_register=pl.read_parquet(run / "trails" / "address_register.parquet"),
+        truth_records=pl.read_parquet(run / "truth" / "records.parquet"),
+    )
+
+
+def world_summary(world: World, trails: Trails) -> dict[str, Any]:
+    by_source = trails.records.group_by("source").len().sort("source")
+    return {
+        "people": world.people.height,
+        "households": world.households.height,
+        "units": world.units.height,
+        "records": trails.records.height,
+        "records_by_source": dict(zip(by_source["source"].to_list(), by_source["len"].to_list(), strict=True)),
+        "record_links": trails.record_links.height,
+        "errors_by_kind": error_counts(trails.truth_records),
+    }
+
+
+def make_world(
+    sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None, fresh: bool = False
+) -> dict[str, Any]:
+    """World and trails into ``run``; returns the summary (also written to ``run``)."""
+    if fresh and run.exists():
+        shutil.rmtree(run)
+    _prepare(run, sc)
+    w = world_stage(run, sc, note)
+    t = trails_stage(run, sc, w, workers, note)
+    summary = world_summary(w, t)
+    write_json(summary, run / "world_summary.json")
+    return summary

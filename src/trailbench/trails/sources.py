@@ -1,0 +1,221 @@
+"""The sources that leave records: what each holds, when, about whom, at which address.
+
+Each ``*_events`` function returns one row per record a source would emit, before rendering:
+``person_id`` (whose record it is), ``observed_at``, ``unit_id`` (the address it carries,
+possibly stale) and source-specific columns. :mod:`trailbench.trails.render` turns these into
+the text a system sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from trailbench.scenario import Scenario, SourceConfig
+from trailbench.world import World
+
+RENEWAL_YEARS = 8  # licence renewal cycle in the fictional jurisdiction (assumption)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: np.datetime64
+    end: np.datetime64
+
+    @property
+    def days(self) -> int:
+        return int((self.end - self.start).astype(np.int64))
+
+
+def _lagged(rng: np.random.Generator, dates: pl.Series, cfg: SourceConfig) -> pl.Series:
+    lag = rng.exponential(max(cfg.lag_days, 0.001), len(dates)).astype(np.int64)
+    return (dates + pl.Series(lag).cast(pl.Duration("ms")) * 86_400_000).cast(pl.Date)
+
+
+def _covered(rng: np.random.Generator, n: int, p: float | np.ndarray) -> np.ndarray:
+    return rng.random(n) < p
+
+
+def person_residences(world: World) -> pl.DataFrame:
+    """Residence spells per person (household spells expanded to members), with the previous unit."""
+    res = world.residences.with_columns(prev_unit=pl.col("unit_id").shift(1).over("household_id"))
+    return world.people.select("person_id", "household_id").join(res, on="household_id").sort("person_id", "start")
+
+
+def unit_at(world: World, events: pl.DataFrame, stale: np.ndarray | None = None) -> pl.DataFrame:
+    """Add ``unit_id`` (the person's residence on ``observed_at``; the previous one where stale)."""
+    pr = person_residences(world).select("person_id", "start", "unit_id", "prev_unit")
+    ev = events.with_row_index("_row").sort("observed_at")
+    joined = ev.join_asof(
+        pr.sort("start"),
+        left_on="observed_at",
+        right_on="start",
+        by="person_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    joined = joined.sort("_row").drop("_row", "start")
+    if stale is not None:
+        s = pl.Series("_stale", stale)
+        joined = (
+            joined.with_columns(s)
+            .with_columns(
+                stale=pl.col("_stale") & pl.col("prev_unit").is_not_null(),
+            )
+            .with_columns(unit_id=pl.when(pl.col("stale")).then(pl.col("prev_unit")).otherwise(pl.col("unit_id")))
+        )
+        joined = joined.drop("_stale")
+    else:
+        joined = joined.with_columns(stale=pl.lit(False))
+    return joined.drop("prev_unit")
+
+
+def phone_at(world: World, events: pl.DataFrame) -> pl.DataFrame:
+    ph = world.phones.select("person_id", pl.col("start").alias("_ps"), "phone").sort("_ps")
+    ev = events.with_row_index("_row").sort("observed_at")
+    out = ev.join_asof(
+        ph, left_on="observed_at", right_on="_ps", by="person_id", strategy="backward", check_sortedness=False
+    )
+    return out.sort("_row").drop("_row", "_ps")
+
+
+def _in_period(df: pl.DataFrame, p: Period) -> pl.DataFrame:
+    return df.filter(pl.col("observed_at") < pl.lit(p.end))
+
+
+def householders(world: World) -> pl.DataFrame:
+    return world.people.filter(pl.col("role") == "householder").select("household_id", "person_id")
+
+
+def utility_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """One account per residence spell, in the householder's name (one adult per household)."""
+    cfg = sc.sources.utility
+    spells = world.residences.join(householders(world), on="household_id")
+    spells = spells.filter(pl.Series(_covered(rng, spells.height, cfg.coverage)))
+    ev = spells.select("person_id", observed_at=_lagged(rng, spells["start"], cfg))
+    ev = unit_at(world, _in_period(ev, p))
+    ev = phone_at(world, ev)
+    return ev.with_columns(phone=pl.when(pl.Series(rng.random(ev.height) < 0.5)).then(pl.col("phone")))
+
+
+def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """Leases (renters: householder, co-signing spouse) and deeds (owners) at each move-in."""
+    cfg = sc.sources.lease_property
+    adults = world.people.filter(pl.col("role").is_in(["householder", "spouse"])).select(
+        "person_id", "household_id", "role"
+    )
+    spells = world.residences.join(world.households.select("household_id", "tenure"), on="household_id").join(
+        adults, on="household_id"
+    )
+    keep = np.where(spells["role"].to_numpy() == "householder", 1.0, 0.6) * cfg.coverage
+    spells = spells.filter(pl.Series(_covered(rng, spells.height, keep)))
+    ev = spells.select("person_id", "tenure", observed_at=_lagged(rng, spells["start"], cfg))
+    ev = unit_at(world, _in_period(ev, p))
+    return ev.with_columns(
+        carries_dob=pl.col("tenure") == "rent",
+        carries_ssn=(pl.col("tenure") == "rent") & pl.Series(rng.random(ev.height) < 0.5),
+        kind=pl.when(pl.col("tenure") == "rent").then(pl.lit("lease")).otherwise(pl.lit("deed")),
+    ).drop("tenure")
+
+
+def dmv_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """The licence file at the period start, renewals, and reported changes of address."""
+    cfg = sc.sources.dmv
+    people = world.people
+    age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
+    adults = people.filter(age0 >= 16).select("person_id", "foreign_born", "household_id")
+    cov = np.where(adults["foreign_born"].to_numpy(), sc.sources.dmv_foreign_born_coverage, cfg.coverage)
+    lic = adults.filter(pl.Series(_covered(rng, adults.height, cov)))
+    n = lic.height
+    first = pl.DataFrame({"person_id": lic["person_id"], "observed_at": pl.Series(np.full(n, p.start)).cast(pl.Date)})
+    cycle = RENEWAL_YEARS * 365
+    phase = rng.integers(0, cycle, n)
+    renewals = []
+    for k in range(p.days // cycle + 1):
+        d = phase + k * cycle
+        ok = d < p.days
+        renewals.append(
+            pl.DataFrame(
+                {
+                    "person_id": lic["person_id"].to_numpy()[ok],
+                    "observed_at": (p.start + d[ok].astype("timedelta64[D]")),
+                }
+            ).with_columns(pl.col("observed_at").cast(pl.Date))
+        )
+    moves = (
+        person_residences(world)
+        .filter(pl.col("prev_unit").is_not_null())
+        .join(lic.select("person_id"), on="person_id", how="semi")
+    )
+    reported = moves.filter(pl.Series(rng.random(moves.height) >= cfg.stale))
+    changes = reported.select("person_id", observed_at=_lagged(rng, reported["start"], cfg))
+    ev = pl.concat([first, *renewals, changes]).sort("person_id", "observed_at")
+    return unit_at(world, _in_period(ev, p))
+
+
+def court_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """Court filings at a yearly rate per adult (``coverage``), addresses sometimes out of date."""
+    cfg = sc.sources.court
+    people = world.people
+    age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
+    adults = people.filter(age0 >= 16)["person_id"].to_numpy()
+    counts = rng.poisson(cfg.coverage * p.days / 365.25, len(adults))
+    who = np.repeat(adults, counts)
+    day = rng.integers(0, p.days, len(who))
+    ev = pl.DataFrame({"person_id": who, "observed_at": p.start + day.astype("timedelta64[D]")}).with_columns(
+        pl.col("observed_at").cast(pl.Date)
+    )
+    ev = ev.with_columns(observed_at=_lagged(rng, ev["observed_at"], cfg))
+    ev = _in_period(ev, p)
+    return unit_at(world, ev, stale=rng.random(ev.height) < cfg.stale)
+
+
+def phone_directory_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """Listings for each phone assignment; a reassigned number keeps the old owner's listing a while."""
+    cfg = sc.sources.phone_directory
+    ph = world.phones.sort("number", "start").with_columns(
+        prev_owner=pl.col("person_id").shift(1).over("number"),
+        prev_start=pl.col("start").shift(1).over("number"),
+    )
+    listed = ph.filter(pl.Series(_covered(rng, ph.height, cfg.coverage)))
+    ev = listed.select("person_id", "phone", observed_at=_lagged(rng, listed["start"], cfg))
+    ev = unit_at(world, _in_period(ev, p)).with_columns(stale_owner=pl.lit(False))
+    # the old owner's name (and address then) still listed under the reassigned number
+    re = ph.filter(pl.col("prev_owner").is_not_null())
+    re = re.filter(pl.Series(_covered(rng, re.height, cfg.coverage)))
+    lag = rng.integers(0, max(sc.sources.phone_name_lag_days, 1), re.height)
+    old = re.select(
+        person_id=pl.col("prev_owner"),
+        phone=pl.col("phone"),
+        observed_at=(pl.col("start") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date),
+        _addr_date=pl.col("start"),
+    )
+    old = _in_period(old, p)
+    old_units = unit_at(world, old.select("person_id", observed_at=pl.col("_addr_date")))
+    old = old.drop("_addr_date").with_columns(old_units["unit_id"], stale=pl.lit(False), stale_owner=pl.lit(True))
+    return pl.concat([ev, old.select(ev.columns)])
+
+
+def social_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+    """Profiles with a handle, a partial name and a city-level 'lives in' (often out of date)."""
+    cfg = sc.sources.social
+    age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
+    adults = world.people.filter(age0 >= 14).select("person_id", age=age0)
+    cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, 0.6)
+    prof = adults.filter(pl.Series(_covered(rng, adults.height, cov)))
+    day = rng.integers(0, p.days, prof.height)
+    ev = prof.select("person_id").with_columns(
+        observed_at=pl.Series(p.start + day.astype("timedelta64[D]")).cast(pl.Date)
+    )
+    # "lives in" was set when the profile was made and is updated only sometimes
+    made = ev.with_columns(
+        observed_at=pl.Series(p.start + (day * rng.random(len(day))).astype(np.int64).astype("timedelta64[D]")).cast(
+            pl.Date
+        )
+    )
+    stale = rng.random(ev.height) < cfg.stale
+    set_on = pl.select(pl.when(pl.Series(stale)).then(made["observed_at"]).otherwise(ev["observed_at"])).to_series()
+    units = unit_at(world, ev.with_columns(observed_at=set_on))
+    return ev.with_columns(units["unit_id"], stale=pl.Series(stale) & (set_on != ev["observed_at"]))
