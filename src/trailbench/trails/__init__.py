@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import value
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import broker, sources
@@ -17,7 +18,7 @@ from trailbench.world import World, period
 
 BASE_SOURCES = ("utility", "lease_property", "dmv", "court", "phone_directory", "social")
 SOURCES = (*BASE_SOURCES, "broker")
-SOCIAL_LINK_COVERAGE = 0.7  # ties that appear as friend edges when both people have profiles (assumption)
+SOCIAL_LINK_COVERAGE = value("social_link_coverage")
 
 
 @dataclass
@@ -62,12 +63,17 @@ def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
             parts = list(pool.map(lambda s: build_source(s, world, sc, p, ids), BASE_SOURCES))
     else:
         parts = [build_source(s, world, sc, p, ids) for s in BASE_SOURCES]
-    base = pl.concat(parts)
+    # memory: each intermediate is released as soon as the next exists (peak ~ 2x the records)
+    base = pl.concat(parts, rechunk=False)
+    del parts
     bought = base.filter(pl.col("source").is_in(broker.BOUGHT_FROM))
-    brk = broker.broker_records(bought, sc, stream(sc.seed, "trails", "broker"))
-    allrec = pl.concat([base, brk.select(base.columns)])
+    brk = broker.broker_records(bought, sc, stream(sc.seed, "trails", "broker")).select(base.columns)
+    del bought
+    allrec = pl.concat([base, brk], rechunk=False)
+    del base, brk
     order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
-    allrec = allrec[order].with_columns(
+    allrec = allrec[order]
+    allrec = allrec.with_columns(
         record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9))
     )
     links = pl.concat([broker.broker_links(allrec), social_links(allrec, world, sc)])

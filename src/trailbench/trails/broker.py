@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import value
 from trailbench.scenario import Scenario
 
 BOUGHT_FROM = ("utility", "lease_property", "dmv", "court", "phone_directory")
-MAX_SHARED = 40  # addresses shared by more profiles than this are not used for links (assumption)
+MAX_SHARED = int(value("broker_max_shared"))
 
 
 def connected_components(keys: list[np.ndarray]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import pair
 from trailbench.scenario import Scenario
 from trailbench.trails import errors
 from trailbench.trails.errors import BIT, Rates
@@ -96,7 +97,7 @@ def identifiers(world: World, rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-SOCIAL_SURNAME = (0.6, 0.25, 0.15)  # full surname, initial only, none (assumption)
+SOCIAL_SURNAME = pair("social_surname")
 
 
 def social_fields(

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import value
 from trailbench.scenario import Scenario, SourceConfig
 from trailbench.world import World
 
-RENEWAL_YEARS = 8  # licence renewal cycle in the fictional jurisdiction (assumption)
+RENEWAL_YEARS = int(value("renewal_years"))
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ def utility_events(world: World, sc: Scenario, rng: np.random.Generator, p: Peri
     ev = spells.select("person_id", observed_at=_lagged(rng, spells["start"], cfg))
     ev = unit_at(world, _in_period(ev, p))
     ev = phone_at(world, ev)
-    return ev.with_columns(phone=pl.when(pl.Series(rng.random(ev.height) < 0.5)).then(pl.col("phone")))
+    return ev.with_columns(
+        phone=pl.when(pl.Series(rng.random(ev.height) < value("utility_phone"))).then(pl.col("phone"))
+    )
 
 
 def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
@@ -109,13 +112,13 @@ def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, 
     spells = world.residences.join(world.households.select("household_id", "tenure"), on="household_id").join(
         adults, on="household_id"
     )
-    keep = np.where(spells["role"].to_numpy() == "householder", 1.0, 0.6) * cfg.coverage
+    keep = np.where(spells["role"].to_numpy() == "householder", 1.0, value("lease_spouse")) * cfg.coverage
     spells = spells.filter(pl.Series(_covered(rng, spells.height, keep)))
     ev = spells.select("person_id", "tenure", observed_at=_lagged(rng, spells["start"], cfg))
     ev = unit_at(world, _in_period(ev, p))
     return ev.with_columns(
         carries_dob=pl.col("tenure") == "rent",
-        carries_ssn=(pl.col("tenure") == "rent") & pl.Series(rng.random(ev.height) < 0.5),
+        carries_ssn=(pl.col("tenure") == "rent") & pl.Series(rng.random(ev.height) < value("lease_ssn")),
         kind=pl.when(pl.col("tenure") == "rent").then(pl.lit("lease")).otherwise(pl.lit("deed")),
     ).drop("tenure")
 
@@ -203,7 +206,7 @@ def social_events(world: World, sc: Scenario, rng: np.random.Generator, p: Perio
     cfg = sc.sources.social
     age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
     adults = world.people.filter(age0 >= 14).select("person_id", age=age0)
-    cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, 0.6)
+    cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, value("social_older_factor"))
     prof = adults.filter(pl.Series(_covered(rng, adults.height, cov)))
     day = rng.integers(0, p.days, prof.height)
     ev = prof.select("person_id").with_columns(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import pair, value
+
 STATE = "ZZ"
 KINDS = ("house", "small", "large")
 STREET_TYPES = ("ST", "AVE", "RD", "LN", "WAY", "CT", "DR", "PL")
@@ -95,11 +97,10 @@ _TOWN_HEADS = [
     "PRYD",
 ]
 _TOWN_TAILS = ["MOOR", "HAVEN", "STEAD", "VALE", "WICK", "FORD", "MERE", "DALE", "HOLM", "CLIFF"]
-# Building slots per block, and each kind's footprint in slots (assumption).
-BLOCK_SLOTS = 12
+BLOCK_SLOTS = int(value("block_slots"))
 SLOTS = {"house": 1, "small": 3, "large": 12}
-UNITS_SMALL = (2, 12)  # units per small multi-unit building, uniform (assumption)
-UNITS_LARGE = (40, 240)  # units per large complex, uniform (assumption)
+UNITS_SMALL = tuple(int(x) for x in pair("units_small"))
+UNITS_LARGE = tuple(int(x) for x in pair("units_large"))
 
 
 def town_names(n: int) -> list[str]:

@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from trailbench.assumptions import value
 from trailbench.scenario import GROUPS, Scenario
 from trailbench.world import names
 
@@ -64,10 +65,10 @@ def build_households(sc: Scenario, rng: np.random.Generator) -> tuple[pl.DataFra
     form = _draw_forms(rng, form_probabilities(sc), group)
     k = 1 + rng.poisson(sc.housing.children_mean - 1.0, size=n_h)
     n_spouse = np.isin(form, (1, 2)).astype(np.int64)
-    n_spouse[form == 4] = (rng.random(int((form == 4).sum())) < 0.7).astype(np.int64)
+    n_spouse[form == 4] = (rng.random(int((form == 4).sum())) < value("multigen_spouse")).astype(np.int64)
     n_child = np.where(np.isin(form, (2, 3, 4)), k, 0)
-    n_elder = np.where(form == 4, 1 + (rng.random(n_h) < 0.5), 0)
-    n_room = np.where(form == 5, 1 + rng.binomial(2, 0.4, size=n_h), 0)
+    n_elder = np.where(form == 4, 1 + (rng.random(n_h) < value("multigen_two_elders")), 0)
+    n_room = np.where(form == 5, 1 + rng.binomial(2, value("shared_extra_roommate"), size=n_h), 0)
     size = 1 + n_spouse + n_child + n_elder + n_room
     cum = np.cumsum(size)
     last = int(np.searchsorted(cum, n))  # household that reaches n people
@@ -159,10 +160,10 @@ def build_people(sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame) -> pl
     fb_rate = np.array(sc.world.foreign_born.as_array())[group]
     fb = rng.random(n) < fb_rate
     hh_fb = fb[first]
-    fb[is_sp] = np.where(rng.random(int(is_sp.sum())) < 0.8, hh_fb[is_sp], fb[is_sp])
+    fb[is_sp] = np.where(rng.random(int(is_sp.sum())) < value("spouse_same_birthplace"), hh_fb[is_sp], fb[is_sp])
     fb[role == 2] = hh_fb[role == 2] | fb[role == 2]
     ch = role == 3
-    fb[ch] = hh_fb[ch] & (rng.random(int(ch.sum())) < 0.3)
+    fb[ch] = hh_fb[ch] & (rng.random(int(ch.sum())) < value("child_foreign_born"))
     start = np.datetime64(sc.world.start, "D")
     dob = start - (age * 365.25).astype("timedelta64[D]") - rng.integers(0, 365, n).astype("timedelta64[D]")
     people = pl.DataFrame(
