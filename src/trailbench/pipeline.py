@@ -10,8 +10,11 @@ from typing import Any
 
 import polars as pl
 
+from trailbench.audit.stage import audit
+from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.scenario import Scenario
+from trailbench.systems.runner import run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
 
@@ -81,6 +84,67 @@ def load_trails(run: Path) -> Trails:
         address_register=pl.read_parquet(run / "trails" / "address_register.parquet"),
         truth_records=pl.read_parquet(run / "truth" / "records.parquet"),
     )
+
+
+def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Progress = lambda s: None) -> Docket:
+    if stage_done(run, sc, "docket"):
+        note("docket: cached")
+        return Docket(
+            pl.read_parquet(run / "docket" / "cases.parquet"), pl.read_parquet(run / "truth" / "cases.parquet")
+        )
+    note("docket: sampling cases")
+    _marker(run, "docket").unlink(missing_ok=True)
+    d = build_docket(sc, world, trails)
+    write_parquet(d.cases, run / "docket" / "cases.parquet")
+    write_parquet(d.truth, run / "truth" / "cases.parquet")
+    _mark(run, sc, "docket")
+    return d
+
+
+def systems_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> dict[str, dict[str, Any]]:
+    """Run each system not already answered for this configuration; return every status."""
+    statuses = {}
+    for name in sc.systems.run:
+        stage = f"system-{name}"
+        marker = _marker(run, stage)
+        if marker.exists() and json.loads(marker.read_text()).get("hash") == sc.stage_hash("systems"):
+            note(f"system {name}: cached")
+            statuses[name] = json.loads((run / "answers" / name / "status.json").read_text())
+            continue
+        note(f"system {name}: running")
+        marker.unlink(missing_ok=True)
+        statuses[name] = run_system(name, run, sc)
+        write_json({"stage": stage, "hash": sc.stage_hash("systems")}, marker)
+    return statuses
+
+
+def audit_stage(
+    run: Path,
+    sc: Scenario,
+    world: World,
+    trails: Trails,
+    docket: Docket,
+    statuses: dict[str, dict[str, Any]],
+    note: Progress = lambda s: None,
+) -> dict[str, Any]:
+    if stage_done(run, sc, "audit") and (run / "scorecard.json").exists():
+        note("audit: cached")
+        return dict(json.loads((run / "scorecard.json").read_text()))
+    note("audit: scoring answers")
+    _marker(run, "audit").unlink(missing_ok=True)
+    card = audit(run, sc, world, trails, docket.truth, statuses)
+    _mark(run, sc, "audit")
+    return card
+
+
+def run_all(sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None) -> dict[str, Any]:
+    """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages."""
+    _prepare(run, sc)
+    w = world_stage(run, sc, note)
+    t = trails_stage(run, sc, w, workers, note)
+    d = docket_stage(run, sc, w, t, note)
+    statuses = systems_stage(run, sc, note)
+    return audit_stage(run, sc, w, t, d, statuses, note)
 
 
 def world_summary(world: World, trails: Trails) -> dict[str, Any]:

@@ -244,7 +244,14 @@ class ErrorsConfig(Section):
 class SourceConfig(Section):
     coverage: float = param(0.9, "assumption", "share of eligible people or events the source holds", ge=0, le=1)
     lag_days: int = param(30, "assumption", "mean delay from event to record", ge=0, le=3650)
-    stale: float = param(0.2, "assumption", "share of refresh records still carrying an old address", ge=0, le=1)
+    stale: float = param(
+        0.2,
+        "assumption",
+        "out-of-date addresses: court, previous address; DMV, moves never reported; broker, old addresses "
+        "re-dated as recently seen; social, 'lives in' never updated (not used by other sources)",
+        ge=0,
+        le=1,
+    )
     error_scale: float = param(1.0, "assumption", "multiplier on the error rates for this source", ge=0, le=20)
 
 
@@ -271,6 +278,50 @@ class SourcesConfig(Section):
     social: SourceConfig = _src(0.6, 0, 0.3, 1.0)
 
 
+class DocketConfig(Section):
+    cases: int = param(1000, "scenario choice", "cases on the docket (capped at the eligible adults)", ge=1)
+    foreign_born_weight: float = param(
+        3.0, "scenario choice (an enforcement docket over-samples foreign-born adults)", "", ge=0
+    )
+    as_of_years: float = param(2.0, "assumption", "as-of dates fall in this many final years of the period", gt=0)
+    clue_min_years: float = param(1.0, "assumption", "clues come from a record at least this old", ge=0)
+    clue_max_years: float = param(6.0, "assumption", "and at most this old", gt=0)
+    old_address_clue: float = param(0.5, "assumption", "cases whose clues include the old record's address", ge=0, le=1)
+    phone_clue: float = param(0.3, "assumption", "cases whose clues include a phone number held then", ge=0, le=1)
+
+
+class SplinkSystemConfig(Section):
+    threshold: float = param(0.9, "scenario choice", "match probability at which records are clustered", gt=0, lt=1)
+    hops: int = param(1, "scenario choice", "address/phone hops from the subject for associates", ge=1, le=3)
+    max_u_pairs: float = param(1e6, "scenario choice", "pairs sampled to estimate u probabilities", ge=1e3)
+
+
+class SystemsConfig(Section):
+    run: tuple[str, ...] = param(("exact", "splink", "broker"), "scenario choice", "systems under test, in order")
+    commands: dict[str, str] = param(
+        {}, "scenario choice", "external systems: name -> command line, run with the sandbox directory appended"
+    )
+    timeout_s: float = param(900.0, "scenario choice", "wall-time limit per system", gt=0)
+    memory_mb: int = param(8192, "scenario choice", "address-space limit per system", ge=256)
+    splink: SplinkSystemConfig = Field(default_factory=SplinkSystemConfig)
+
+
+class AuditConfig(Section):
+    bootstrap: int = param(1000, "scenario choice", "bootstrap resamples (cases resampled)", ge=50, le=20000)
+    confidence: float = param(0.95, "scenario choice", "interval coverage", gt=0.5, lt=1)
+    reference_group: str | None = param(
+        None, "DESIGN.md §6 (default: the largest group)", "group whose rate is the denominator of disparities"
+    )
+    min_group_cases: int = param(20, "scenario choice", "groups with fewer cases get no disparity ratio", ge=1)
+    explained_cases: int = param(3, "scenario choice", "explained cases kept per system and error type", ge=0)
+
+    @model_validator(mode="after")
+    def _known_group(self) -> AuditConfig:
+        if self.reference_group is not None and self.reference_group not in GROUPS:
+            raise ValueError(f"audit.reference_group must be one of {', '.join(GROUPS)}")
+        return self
+
+
 class Scenario(Section):
     name: str = param("custom", "scenario choice", "label used in the run directory's name", min_length=1)
     seed: int = param(20261124, "scenario choice", "root of every random stream", ge=0)
@@ -282,6 +333,9 @@ class Scenario(Section):
     ties: TiesConfig = Field(default_factory=TiesConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    docket: DocketConfig = Field(default_factory=DocketConfig)
+    systems: SystemsConfig = Field(default_factory=SystemsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @model_validator(mode="after")
     def _mix_sums_to_one(self) -> Scenario:
@@ -314,8 +368,11 @@ class Scenario(Section):
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "world": ("world", "names", "housing", "work", "phones", "ties"),
     "trails": ("errors", "sources"),
+    "docket": ("docket",),
+    "systems": ("systems",),
+    "audit": ("audit",),
 }
-STAGE_PARENT: dict[str, str] = {"trails": "world"}
+STAGE_PARENT: dict[str, str] = {"trails": "world", "docket": "trails", "systems": "docket", "audit": "systems"}
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -400,6 +457,15 @@ def parameter_table(scenario: Scenario | None = None) -> list[dict[str, str]]:
                 )
             elif isinstance(value, BaseModel):
                 walk(value, key + ".", source or None)
+            elif isinstance(value, dict):
+                rows.append(
+                    {
+                        "key": key,
+                        "value": json.dumps(value, sort_keys=True),
+                        "source": source,
+                        "description": field.description or "",
+                    }
+                )
             else:
                 shown = value.isoformat() if isinstance(value, date) else json.dumps(value)
                 rows.append({"key": key, "value": shown, "source": source, "description": field.description or ""})
@@ -418,6 +484,8 @@ def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
     scalars: list[str] = []
     tables: list[str] = []
     for key, value in data.items():
+        if value is None:
+            continue
         if isinstance(value, dict):
             tables.append(_to_toml(value, f"{prefix}{key}."))
         else:

@@ -67,15 +67,15 @@ def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
     base = pl.concat(parts, rechunk=False)
     del parts
     bought = base.filter(pl.col("source").is_in(broker.BOUGHT_FROM))
-    brk = broker.broker_records(bought, sc, stream(sc.seed, "trails", "broker")).select(base.columns)
+    brk = broker.broker_records(bought, sc, stream(sc.seed, "trails", "broker"), end - np.timedelta64(1, "D")).select(
+        base.columns
+    )
     del bought
     allrec = pl.concat([base, brk], rechunk=False)
     del base, brk
     order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
     allrec = allrec[order]
-    allrec = allrec.with_columns(
-        record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9))
-    )
+    allrec = allrec.with_columns(record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9)))
     links = pl.concat([broker.broker_links(allrec), social_links(allrec, world, sc)])
     records = allrec.select(list(RECORD_COLUMNS))
     truth = allrec.select(list(TRUTH_COLUMNS))

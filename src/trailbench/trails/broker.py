@@ -13,6 +13,7 @@ import polars as pl
 
 from trailbench.assumptions import value
 from trailbench.scenario import Scenario
+from trailbench.trails.errors import BIT
 
 BOUGHT_FROM = ("utility", "lease_property", "dmv", "court", "phone_directory")
 MAX_SHARED = int(value("broker_max_shared"))
@@ -43,13 +44,20 @@ def _key(df: pl.DataFrame, *cols: str) -> np.ndarray:
     return df.select(pl.when(valid).then(code).otherwise(-1)).to_series().to_numpy()
 
 
-def broker_records(bought: pl.DataFrame, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:
+def broker_records(bought: pl.DataFrame, sc: Scenario, rng: np.random.Generator, end: np.datetime64) -> pl.DataFrame:
     """Broker copies of a sample of ``bought`` records, with a profile id in ``group_key``."""
     cfg = sc.sources.broker
     take = bought.filter(pl.Series(rng.random(bought.height) < cfg.coverage))
     lag = rng.exponential(max(cfg.lag_days, 0.001), take.height).astype(np.int64)
+    # the broker re-dates some old addresses as "last seen" recently, without checking them
+    redate = rng.random(take.height) < cfg.stale
+    lag = lag + np.where(redate, rng.integers(0, 2 * 365, take.height), 0)
     take = take.with_columns(
-        observed_at=(pl.col("observed_at") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date),
+        observed_at=pl.min_horizontal(
+            (pl.col("observed_at") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date), pl.lit(end)
+        ),
+        stale=pl.col("stale") | pl.Series(redate),
+        error_bits=pl.col("error_bits") | pl.Series(np.where(redate, int(BIT["stale_address"]), 0)),
         source=pl.lit("broker"),
         licence_number=pl.lit(None, dtype=pl.String),
         case_number=pl.lit(None, dtype=pl.String),

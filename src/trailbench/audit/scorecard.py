@@ -1,0 +1,204 @@
+"""The scorecard: every metric per system, overall, by group and by stratum, with bootstrap
+intervals and disparity ratios to a reference group; validated against the shipped schema."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import warnings
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import polars as pl
+
+from trailbench import __version__
+from trailbench.audit.bootstrap import interval, ratios, weights
+from trailbench.audit.cases import STRATA
+from trailbench.audit.metrics import HARM, METRICS
+from trailbench.rng import stream
+from trailbench.scenario import GROUPS, Scenario
+
+DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2", "rapidfuzz")
+
+
+def _r(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "trailbench": __version__}
+    for d in DEPENDENCIES:
+        try:
+            out[d] = version(d)
+        except PackageNotFoundError:
+            out[d] = "not installed"
+    return out
+
+
+def git_revision() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if rev.returncode != 0:
+        return "unknown"
+    return rev.stdout.strip() + ("+modified" if dirty.stdout.strip() else "")
+
+
+def reference_group(sc: Scenario, population: pl.DataFrame) -> str:
+    if sc.audit.reference_group:
+        return sc.audit.reference_group
+    counts = population.group_by("group").len().sort(["len", "group"], descending=[True, False])
+    return str(counts["group"][0])
+
+
+def _slices(t: pl.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    out = [("overall", "all", np.ones(t.height, dtype=bool))]
+    g = t["group"].to_numpy()
+    out += [("group", grp, g == grp) for grp in GROUPS]
+    for s in STRATA:
+        col = t[s].cast(pl.String).to_numpy()
+        out += [(s, lvl, col == lvl) for lvl in sorted(set(col.tolist()))]
+    return out
+
+
+def system_metrics(
+    name: str, t: pl.DataFrame, w: np.ndarray, sc: Scenario, pop: dict[str, int], ref: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    slices = _slices(t)
+    cols_num, cols_den, keys = [], [], []
+    for mname, m in METRICS.items():
+        num, den = t[m.numerator].to_numpy().astype(float), t[m.denominator].to_numpy().astype(float)
+        for kind, level, mask in slices:
+            cols_num.append(num * mask * m.scale)
+            cols_den.append(den * mask)
+            keys.append((mname, m.task, kind, level))
+    for g in GROUPS:  # harm by the bystander's own group: all cases, scaled by the group's population
+        scale = HARM.scale / pop[g] if pop.get(g) else np.nan
+        cols_num.append(t[HARM.numerator.format(group=g)].to_numpy().astype(float) * scale)
+        cols_den.append(t[HARM.denominator].to_numpy().astype(float))
+        keys.append(("bystanders_per_10k_residents_per_100_cases", HARM.task, "bystander_group", g))
+    N, D = np.column_stack(cols_num), np.column_stack(cols_den)
+    point, reps, dsum = ratios(N, D, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = interval(reps, sc.audit.confidence)
+    n_cases = {(kind, level): int(mask.sum()) for kind, level, mask in slices}
+    rows = []
+    for i, (mname, task, kind, level) in enumerate(keys):
+        rows.append(
+            {
+                "system": name,
+                "metric": mname,
+                "task": task,
+                "slice": kind,
+                "level": level,
+                "value": _r(point[i]),
+                "lo": _r(lo[i]),
+                "hi": _r(hi[i]),
+                "denominator": _r(dsum[i]),
+                "cases": n_cases.get((kind, level), t.height),
+            }
+        )
+    # disparities: each group's rate over the reference group's, per replicate
+    index = {k: i for i, k in enumerate(keys)}
+    disp = []
+    for mname in (*METRICS, "bystanders_per_10k_residents_per_100_cases"):
+        kind = "bystander_group" if mname.startswith("bystanders") else "group"
+        ri = index.get((mname, METRICS[mname].task if mname in METRICS else HARM.task, kind, ref))
+        if ri is None:
+            continue
+        for g in GROUPS:
+            gi = index[(mname, METRICS[mname].task if mname in METRICS else HARM.task, kind, g)]
+            if kind == "group" and n_cases[("group", g)] < sc.audit.min_group_cases:
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ratio = point[gi] / point[ri] if point[ri] else np.nan
+                rr = reps[:, gi] / np.where(reps[:, ri] > 0, reps[:, ri], np.nan)
+                dlo, dhi = interval(rr[:, None], sc.audit.confidence)
+            disp.append(
+                {
+                    "system": name,
+                    "metric": mname,
+                    "slice": kind,
+                    "level": g,
+                    "reference": ref,
+                    "ratio": _r(ratio),
+                    "lo": _r(dlo[0]),
+                    "hi": _r(dhi[0]),
+                }
+            )
+    return rows, disp
+
+
+def build_scorecard(
+    sc: Scenario,
+    cases_by_system: dict[str, pl.DataFrame],
+    statuses: dict[str, dict[str, Any]],
+    population: pl.DataFrame,
+    exposure: dict[str, int],
+    error_types: list[dict[str, Any]],
+    explained: list[dict[str, Any]],
+) -> dict[str, Any]:
+    pop = dict(zip(*population.group_by("group").len().sort("group").to_dict(as_series=False).values(), strict=True))
+    ref = reference_group(sc, population)
+    any_t = next(iter(cases_by_system.values()))
+    w = weights(stream(sc.seed, "audit", "bootstrap"), any_t.height, sc.audit.bootstrap)
+    metrics: list[dict[str, Any]] = []
+    disparities: list[dict[str, Any]] = []
+    for name, t in cases_by_system.items():
+        m, d = system_metrics(name, t, w, sc, pop, ref)
+        metrics += m
+        disparities += d
+    docket_groups = any_t.group_by("group").len().sort("group")
+    n_pop = int(population.height)
+    card = {
+        "trailbench_version": __version__,
+        "scenario_name": sc.name,
+        "seed": sc.seed,
+        "scenario_hash": sc.hash8,
+        "stage_hashes": {s: sc.stage_hash(s) for s in ("world", "trails", "docket", "systems", "audit")},
+        "scenario": sc.model_dump(mode="json"),
+        "versions": versions(),
+        "git_revision": git_revision(),
+        "reference_group": ref,
+        "confidence": sc.audit.confidence,
+        "bootstrap": sc.audit.bootstrap,
+        "population": {"people": n_pop, "by_group": {g: int(pop.get(g, 0)) for g in GROUPS}},
+        "docket": {
+            "cases": int(any_t.height),
+            "by_group": dict(zip(docket_groups["group"].to_list(), docket_groups["len"].to_list(), strict=True)),
+        },
+        "systems": {k: {kk: vv for kk, vv in v.items() if kk != "wall_s"} for k, v in statuses.items()},
+        "definitions": {k: m.definition for k, m in METRICS.items()}
+        | {"bystanders_per_10k_residents_per_100_cases": HARM.definition},
+        "metrics": metrics,
+        "disparities": disparities,
+        "exposure": [{"system": s, "people": n, "share": _r(n / n_pop)} for s, n in exposure.items()],
+        "error_types": error_types,
+        "explained_cases": explained,
+    }
+    validate_scorecard(card)
+    return card
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("trailbench.audit").joinpath("scorecard.schema.json").read_text())
+
+
+def validate_scorecard(card: dict[str, Any]) -> None:
+    jsonschema.validate(card, schema())

@@ -1,0 +1,1 @@
+"""Systems under test: reference reconstructions and the contract any plug-in follows."""

@@ -1,0 +1,84 @@
+"""The system contract (DESIGN §2, §5).
+
+A system receives a working directory holding only ``trails/`` and ``docket/`` (and
+``config.json`` with its own settings), and writes ``answers/<system>/<task>.parquet``:
+
+- ``locate``: ``case_id``, ``rank`` (1 = best), ``address_text``, ``evidence`` (list of record ids)
+- ``associates``: ``case_id``, ``rank``, ``entity`` (list of record ids: one linked person as the
+  system sees them)
+
+A Python system is a class with a ``name`` and ``run(workdir: Path) -> None``, registered under
+the entry-point group ``trailbench.systems``. Any other program can be a system through a command
+line in the scenario; it is called with the working directory as its last argument.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+TASKS = ("locate", "associates")
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "locate": {
+        "case_id": pl.String(),
+        "rank": pl.Int64(),
+        "address_text": pl.String(),
+        "evidence": pl.List(pl.String()),
+    },
+    "associates": {"case_id": pl.String(), "rank": pl.Int64(), "entity": pl.List(pl.String())},
+}
+ID_COLUMN = {"locate": "evidence", "associates": "entity"}
+
+
+class System(Protocol):
+    name: str
+
+    def run(self, workdir: Path) -> None: ...
+
+
+class AnswerError(ValueError):
+    """An answer file that breaks the contract; the message says how."""
+
+
+def empty(task: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=SCHEMAS[task])
+
+
+def write_answer(workdir: Path, system: str, task: str, df: pl.DataFrame) -> None:
+    out = workdir / "answers" / system
+    out.mkdir(parents=True, exist_ok=True)
+    df.select([pl.col(c).cast(t) for c, t in SCHEMAS[task].items()]).sort("case_id", "rank").write_parquet(
+        out / f"{task}.parquet", statistics=False
+    )
+
+
+def read_config(workdir: Path) -> dict[str, Any]:
+    path = workdir / "config.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Series) -> pl.DataFrame:
+    """The answer cast to the contract's schema, or :class:`AnswerError` naming the problem."""
+    schema = SCHEMAS[task]
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise AnswerError(f"{task}: missing columns {missing}; the contract needs {list(schema)}")
+    try:
+        out = df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except Exception as err:  # polars raises several error types for bad casts
+        raise AnswerError(f"{task}: columns of the wrong type ({type(err).__name__}: {str(err)[:200]})") from None
+    if out["case_id"].null_count() or out["rank"].null_count():
+        raise AnswerError(f"{task}: case_id and rank may not be null")
+    if (out["rank"] < 1).any():
+        raise AnswerError(f"{task}: rank starts at 1")
+    unknown_cases = out.filter(~pl.col("case_id").is_in(case_ids.implode()))["case_id"].unique()
+    if unknown_cases.len():
+        raise AnswerError(f"{task}: answers for cases not on the docket: {unknown_cases.head(5).to_list()}")
+    ids = out[ID_COLUMN[task]].explode().drop_nulls().unique()
+    unknown = ids.filter(~ids.is_in(record_ids.implode()))
+    if unknown.len():
+        raise AnswerError(f"{task}: cites {unknown.len()} unknown record ids, e.g. {unknown.sort().head(3).to_list()}")
+    return out.sort("case_id", "rank")
