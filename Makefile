@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/trailbench world county-10k --out runs/demo
+	$(BIN)/trailbench run county-10k --out runs/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks

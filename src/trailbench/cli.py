@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trailbench.pipeline import default_run_dir, make_world
+from trailbench.api import with_overrides
+from trailbench.pipeline import default_run_dir, make_world, run_all
 from trailbench.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -61,6 +62,92 @@ def world(
         summary = make_world(sc, run, workers=workers, note=note, fresh=fresh)
         progress.update(task, completed=2)
     print_world_summary(summary, run)
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="preset name or path to a TOML scenario")] = "county-10k",
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/<name>-<hash8>)")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    systems: Annotated[str | None, typer.Option(help="comma-separated systems (default: the scenario's)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="threads for emitting sources (results do not change)")] = 1,
+) -> None:
+    """Run the audit: world, trails, docket, systems, outcomes, scorecard (cached stages reused)."""
+    sc = _load(scenario, seed)
+    if systems:
+        try:
+            sc = with_overrides(sc, systems=[s.strip() for s in systems.split(",") if s.strip()])
+        except ScenarioError as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(2) from None
+    run_dir = out or default_run_dir(sc)
+    steps = 5 + len(sc.systems.run)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=steps)
+
+        def note(msg: str) -> None:
+            progress.update(task, description=msg)
+            progress.advance(task, 1.0 if msg.endswith("cached") else 0.5)
+
+        card = run_all(sc, run_dir, workers=workers, note=note)
+        progress.update(task, completed=steps)
+    print_run_summary(card, run_dir)
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{100 * v:.1f}%" if pct else f"{v:.2f}"
+
+
+def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
+    table = Table(
+        title=f"trailbench audit · {card['scenario_name']} · seed {card['seed']} · {card['docket']['cases']:,} cases"
+    )
+    for col in (
+        "system",
+        "status",
+        "wrong-door rate [95% CI]",
+        "people at wrong doors /100 cases",
+        "false links /case",
+        "worst disparity (wrong-door rate)",
+    ):
+        table.add_column(col, justify="left" if col in ("system", "status") else "right")
+    m = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["metrics"]}
+    for name in card["scenario"]["systems"]["run"]:
+        st = card["systems"][name]
+        wd = m.get((name, "wrong_door_rate", "overall", "all"), {})
+        ppl = m.get((name, "people_at_wrong_door_per_100_cases", "overall", "all"), {})
+        fl = m.get((name, "false_links_per_case", "overall", "all"), {})
+        worst = "–"
+        top = [
+            d
+            for d in card["disparities"]
+            if d["system"] == name and d["metric"] == "wrong_door_rate" and d["ratio"] and d["level"] != d["reference"]
+        ]
+        if top:
+            d = max(top, key=lambda d: (d["ratio"], d["level"]))
+            worst = f"{d['level']} {d['ratio']:.2f}x [{_fmt(d['lo'])}, {_fmt(d['hi'])}] vs {d['reference']}"
+        table.add_row(
+            name,
+            st["state"],
+            f"{_fmt(wd.get('value'), True)} [{_fmt(wd.get('lo'), True)}, {_fmt(wd.get('hi'), True)}]",
+            _fmt(ppl.get("value")),
+            _fmt(fl.get("value")),
+            worst,
+        )
+    console.print(table)
+    for name, st in card["systems"].items():
+        if st["state"] != "ok":
+            console.print(f"[yellow]{name}: {st['state']}: {st['reason']}[/yellow]")
+    console.print(f"scorecard: {run_dir / 'scorecard.json'}")
 
 
 def print_world_summary(summary: dict[str, Any], run: Path) -> None:

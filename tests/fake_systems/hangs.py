@@ -1,0 +1,6 @@
+"""A system that never finishes."""
+
+import time
+
+while True:
+    time.sleep(1)

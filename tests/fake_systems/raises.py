@@ -1,0 +1,3 @@
+"""A system that raises."""
+
+raise RuntimeError("this system is broken on purpose")

@@ -1,0 +1,120 @@
+"""Metric arithmetic on a hand-built world where every outcome is known in advance."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from handbuilt import ASSOCIATES, CASES, LOCATE, build
+
+from trailbench.audit.bootstrap import interval, ratios, weights
+from trailbench.audit.cases import case_table
+from trailbench.audit.scorecard import system_metrics
+from trailbench.scenario import Scenario
+from trailbench.tasks.associates import score_associates
+from trailbench.tasks.locate import score_locate
+
+
+@pytest.fixture(scope="module")
+def scored() -> tuple[pl.DataFrame, pl.DataFrame]:
+    world, truth, register = build()
+    return score_locate(LOCATE, CASES, world, truth, register)
+
+
+def test_one_case_of_each_locate_outcome(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    out, _ = scored
+    got = dict(zip(out["case_id"], out["outcome"], strict=True))
+    assert got == {
+        "C1": "correct",
+        "C2": "stale",
+        "C3": "namesake",
+        "C4": "no-such-address",
+        "C5": "other-wrong",
+        "C6": "no-answer",
+    }
+
+
+def test_wrong_door_residents_with_children_apart(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    out, residents = scored
+    by = {r["case_id"]: (r["residents"], r["children"]) for r in out.iter_rows(named=True)}
+    # C2: the subject's old home now houses household 5: two adults and a child
+    assert by["C2"] == (3, 1)
+    # C3: the namesake's home: person 30 and a child
+    assert by["C3"] == (2, 1)
+    # C5: an empty unit; C1 correct; C4 and C6 send nobody anywhere
+    assert by["C5"] == (0, 0) and by["C1"] == (0, 0) and by["C4"] == (0, 0) and by["C6"] == (0, 0)
+    assert sorted(residents.filter(pl.col("case_id") == "C2")["person_id"].to_list()) == [50, 51, 52]
+
+
+def test_each_associates_class() -> None:
+    world, truth, _ = build()
+    ent, per, drawn = score_associates(ASSOCIATES, CASES, world, truth)
+    cls = dict(zip(ent["rank"], ent["cls"], strict=True))
+    assert cls == {1: "tie", 2: "no-tie", 3: "duplicate", 4: "mixed", 5: "tie"}
+    kinds = dict(zip(ent["rank"], ent["tie_kind"], strict=True))
+    assert kinds[1] == "spouse" and kinds[5] == "coworker"
+    c1 = per.filter(pl.col("case_id") == "C1").row(0, named=True)
+    assert (c1["entities"], c1["true_ties"], c1["false_links"], c1["mixed"], c1["duplicates"]) == (5, 2, 1, 1, 1)
+    # ties begun by the as-of date: spouse and coworker (the friendship starts later)
+    assert (c1["ties_found"], c1["ties_total"]) == (2, 2)
+    assert c1["people_drawn"] == 3  # persons 1, 2 and 9
+    assert set(drawn.filter(pl.col("case_id") == "C1")["person_id"]) == {1, 2, 9}
+
+
+def _subjects(groups: list[str]) -> pl.DataFrame:
+    n = len(groups)
+    return pl.DataFrame(
+        {
+            "case_id": [f"C{i}" for i in range(n)],
+            "person_id": list(range(n)),
+            "group": groups,
+            "foreign_born": [False] * n,
+            "tenure": ["rent"] * n,
+            "household_form": ["couple"] * n,
+            "moved_last_year": ["no"] * n,
+            "informal_work": ["no"] * n,
+        }
+    )
+
+
+def test_disparity_with_a_known_ratio() -> None:
+    """White: 1 wrong door in 4 answered; Black: 2 in 4. Ratio exactly 2, rates 0.25 and 0.5."""
+    groups = ["white"] * 4 + ["black"] * 4
+    subj = _subjects(groups)
+    outcome = ["stale", "correct", "correct", "correct", "namesake", "stale", "correct", "correct"]
+    loc = pl.DataFrame(
+        {
+            "case_id": subj["case_id"],
+            "outcome": outcome,
+            "cause": [None] * 8,
+            "residents": [2, 0, 0, 0, 3, 1, 0, 0],
+            "children": [1, 0, 0, 0, 0, 0, 0, 0],
+        },
+        schema_overrides={"cause": pl.String},
+    )
+    t = case_table(subj, loc, None, None)
+    sc = Scenario.model_validate({"audit": {"bootstrap": 200, "min_group_cases": 1}})
+    w = weights(np.random.default_rng(0), t.height, 200)
+    rows, disp = system_metrics("sys", t, w, sc, {"white": 100, "black": 50}, "white")
+    val = {(r["metric"], r["slice"], r["level"]): r for r in rows}
+    assert val[("wrong_door_rate", "group", "white")]["value"] == 0.25
+    assert val[("wrong_door_rate", "group", "black")]["value"] == 0.5
+    assert val[("wrong_door_rate", "overall", "all")]["value"] == 0.375
+    assert val[("people_at_wrong_door_per_100_cases", "overall", "all")]["value"] == 75.0
+    assert val[("children_at_wrong_door_per_100_cases", "overall", "all")]["value"] == 12.5
+    ratio = next(d for d in disp if d["metric"] == "wrong_door_rate" and d["level"] == "black")
+    assert ratio["ratio"] == 2.0 and ratio["reference"] == "white"
+    assert ratio["lo"] <= 2.0 <= ratio["hi"]
+    lo, hi = val[("wrong_door_rate", "overall", "all")]["lo"], val[("wrong_door_rate", "overall", "all")]["hi"]
+    assert 0.0 <= lo < 0.375 < hi <= 1.0
+
+
+def test_bootstrap_interval_covers_a_known_proportion() -> None:
+    """On 2,000 Bernoulli(0.3) cases, the 95% interval has the binomial width (about ±2 points)."""
+    rng = np.random.default_rng(5)
+    x = (rng.random(2000) < 0.3).astype(float)
+    point, reps, _ = ratios(x[:, None], np.ones((2000, 1)), weights(np.random.default_rng(1), 2000, 1000))
+    lo, hi = interval(reps, 0.95)
+    se = np.sqrt(point[0] * (1 - point[0]) / 2000)
+    assert hi[0] - lo[0] == pytest.approx(2 * 1.96 * se, rel=0.15)
+    assert lo[0] < point[0] < hi[0]

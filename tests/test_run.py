@@ -1,0 +1,127 @@
+"""End to end: the scorecard is byte-identical across runs, an interrupted run resumes to the
+same scorecard, and the CLI and Python API expose the results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import trailbench
+from trailbench.audit.scorecard import validate_scorecard
+from trailbench.cli import app
+
+SCENARIO = """
+name = "e2e"
+seed = 11
+[world]
+people = 2000
+towns = 3
+[docket]
+cases = 150
+[audit]
+bootstrap = 200
+"""
+
+
+@pytest.fixture(scope="module")
+def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("scen") / "e2e.toml"
+    p.write_text(SCENARIO)
+    return p
+
+
+@pytest.fixture(scope="module")
+def first(scenario_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("first") / "run"
+    trailbench.run(scenario_file, out=run)
+    return run
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_scorecard_is_byte_identical_across_runs(first: Path, scenario_file: Path, tmp_path: Path) -> None:
+    second = tmp_path / "second"
+    trailbench.run(scenario_file, out=second)
+    assert _sha(first / "scorecard.json") == _sha(second / "scorecard.json")
+    for p in sorted((first / "outcomes").glob("*.parquet")):
+        assert _sha(p) == _sha(second / "outcomes" / p.name), p.name
+    for system in ("exact", "splink", "broker"):
+        for task in ("locate", "associates"):
+            assert _sha(first / "answers" / system / f"{task}.parquet") == _sha(
+                second / "answers" / system / f"{task}.parquet"
+            )
+
+
+def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "trailbench.cli", "run", str(scenario_file), "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = run / ".stages" / "system-exact.json"
+    deadline = time.time() + 120
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), "the run never reached the systems stage"
+    os.killpg(proc.pid, signal.SIGKILL)  # kill mid-way: splink is running now
+    proc.wait()
+    assert not (run / "scorecard.json").exists()
+    notes: list[str] = []
+    trailbench.run(scenario_file, out=run, note=notes.append)
+    assert "world: cached" in notes and "system exact: cached" in notes
+    assert _sha(run / "scorecard.json") == _sha(first / "scorecard.json")
+
+
+def test_scorecard_validates_and_carries_provenance(first: Path) -> None:
+    card = json.loads((first / "scorecard.json").read_text())
+    validate_scorecard(card)
+    assert card["seed"] == 11 and card["scenario"]["world"]["people"] == 2000
+    assert {"polars", "splink", "duckdb", "numpy"} <= set(card["versions"])
+    assert card["git_revision"]
+    assert card["docket"]["cases"] == 150
+    groups = {m["level"] for m in card["metrics"] if m["slice"] == "group"}
+    assert {"hispanic", "white", "black"} <= groups
+    strata = {m["slice"] for m in card["metrics"]}
+    assert {"tenure", "household_form", "moved_last_year", "informal_work", "bystander_group"} <= strata
+    assert any(d["metric"] == "wrong_door_rate" for d in card["disparities"])
+    assert card["explained_cases"] and all(c["chain"] for c in card["explained_cases"])
+
+
+def test_invalid_scorecard_is_rejected(first: Path) -> None:
+    import jsonschema
+
+    card = json.loads((first / "scorecard.json").read_text())
+    card["metrics"][0]["task"] = "teleport"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_scorecard(card)
+
+
+def test_api_returns_dataframes(first: Path, scenario_file: Path) -> None:
+    res = trailbench.run(scenario_file, out=first)  # all stages cached
+    assert isinstance(res.metrics, pl.DataFrame)
+    wd = res.overall("wrong_door_rate")
+    assert set(wd["system"]) == {"exact", "splink", "broker"}
+    assert isinstance(res.metrics.to_pandas(), pd.DataFrame)
+    loc = res.outcomes("locate")
+    assert loc.height == 3 * 150
+    assert set(loc["outcome"]) <= {"correct", "stale", "namesake", "other-wrong", "no-such-address", "no-answer"}
+    assert res.outcomes("locate_chains").height > 0
+
+
+def test_cli_run_prints_the_summary(first: Path, scenario_file: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(scenario_file), "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    for name in ("exact", "splink", "broker"):
+        assert name in result.output
+    assert "wrong-door" in result.output and "scorecard.json" in result.output
