@@ -84,6 +84,7 @@ HARM = Metric(
     100.0 * 10_000,
     "residents of the group found behind wrong doors, per 10,000 residents of the group, per 100 cases",
 )
+HARM_NAME = "bystanders_per_10k_residents_per_100_cases"
 HEADLINE = (
     "wrong_door_rate",
     "people_at_wrong_door_per_100_cases",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
-import warnings
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,10 +18,11 @@ import polars as pl
 from trailbench import __version__
 from trailbench.audit.bootstrap import interval, ratios, weights
 from trailbench.audit.cases import STRATA
-from trailbench.audit.metrics import HARM, METRICS
+from trailbench.audit.metrics import HARM, HARM_NAME, METRICS
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
 
+TIMINGS = ("wall_s", "compute_s")  # kept in status.json, never in the scorecard (not reproducible)
 DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2", "rapidfuzz")
 
 
@@ -90,12 +90,10 @@ def system_metrics(
         scale = HARM.scale / pop[g] if pop.get(g) else np.nan
         cols_num.append(t[HARM.numerator.format(group=g)].to_numpy().astype(float) * scale)
         cols_den.append(t[HARM.denominator].to_numpy().astype(float))
-        keys.append(("bystanders_per_10k_residents_per_100_cases", HARM.task, "bystander_group", g))
+        keys.append((HARM_NAME, HARM.task, "bystander_group", g))
     N, D = np.column_stack(cols_num), np.column_stack(cols_den)
     point, reps, dsum = ratios(N, D, w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = interval(reps, sc.audit.confidence)
+    lo, hi = interval(reps, sc.audit.confidence)
     n_cases = {(kind, level): int(mask.sum()) for kind, level, mask in slices}
     rows = []
     for i, (mname, task, kind, level) in enumerate(keys):
@@ -113,33 +111,36 @@ def system_metrics(
                 "cases": n_cases.get((kind, level), t.height),
             }
         )
-    # disparities: each group's rate over the reference group's, per replicate
+    # disparities: each group's rate over the reference group's, per replicate (paired)
     index = {k: i for i, k in enumerate(keys)}
-    disp = []
-    for mname in (*METRICS, "bystanders_per_10k_residents_per_100_cases"):
-        kind = "bystander_group" if mname.startswith("bystanders") else "group"
-        ri = index.get((mname, METRICS[mname].task if mname in METRICS else HARM.task, kind, ref))
-        if ri is None:
-            continue
+    pairs: list[tuple[int, int, str, str]] = []
+    for mname in (*METRICS, HARM_NAME):
+        task = METRICS[mname].task if mname in METRICS else HARM.task
+        kind = "bystander_group" if mname == HARM_NAME else "group"
+        ri = index[(mname, task, kind, ref)]
         for g in GROUPS:
-            gi = index[(mname, METRICS[mname].task if mname in METRICS else HARM.task, kind, g)]
             if kind == "group" and n_cases[("group", g)] < sc.audit.min_group_cases:
                 continue
-            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ratio = point[gi] / point[ri] if point[ri] else np.nan
-                rr = reps[:, gi] / np.where(reps[:, ri] > 0, reps[:, ri], np.nan)
-                dlo, dhi = interval(rr[:, None], sc.audit.confidence)
+            pairs.append((index[(mname, task, kind, g)], ri, mname, kind))
+    disp = []
+    if pairs:
+        ga = np.array([p[0] for p in pairs])
+        ra = np.array([p[1] for p in pairs])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(point[ra] > 0, point[ga] / np.where(point[ra] > 0, point[ra], 1), np.nan)
+            rr = np.where(reps[:, ra] > 0, reps[:, ga] / np.where(reps[:, ra] > 0, reps[:, ra], 1), np.nan)
+        dlo, dhi = interval(rr, sc.audit.confidence)
+        for k, (g_i, _, mname, kind) in enumerate(pairs):
             disp.append(
                 {
                     "system": name,
                     "metric": mname,
                     "slice": kind,
-                    "level": g,
+                    "level": keys[g_i][3],
                     "reference": ref,
-                    "ratio": _r(ratio),
-                    "lo": _r(dlo[0]),
-                    "hi": _r(dhi[0]),
+                    "ratio": _r(ratio[k]),
+                    "lo": _r(dlo[k]),
+                    "hi": _r(dhi[k]),
                 }
             )
     return rows, disp
@@ -183,9 +184,8 @@ def build_scorecard(
             "cases": int(any_t.height),
             "by_group": dict(zip(docket_groups["group"].to_list(), docket_groups["len"].to_list(), strict=True)),
         },
-        "systems": {k: {kk: vv for kk, vv in v.items() if kk != "wall_s"} for k, v in statuses.items()},
-        "definitions": {k: m.definition for k, m in METRICS.items()}
-        | {"bystanders_per_10k_residents_per_100_cases": HARM.definition},
+        "systems": {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()},
+        "definitions": {k: m.definition for k, m in METRICS.items()} | {HARM_NAME: HARM.definition},
         "metrics": metrics,
         "disparities": disparities,
         "exposure": [{"system": s, "people": n, "share": _r(n / n_pop)} for s, n in exposure.items()],

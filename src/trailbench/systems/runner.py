@@ -78,12 +78,14 @@ def run_system(name: str, run: Path, sc: Scenario) -> dict[str, Any]:
                 start_new_session=True,
                 preexec_fn=_limits(sc.systems.memory_mb),
             )
+            started = time.perf_counter()
             try:
                 code = proc.wait(timeout=sc.systems.timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 code = None
+            status["compute_s"] = round(time.perf_counter() - started, 2)
         text = log.read_text(errors="replace")
         if code is None:
             status.update(state="timeout", reason=f"no answer within {sc.systems.timeout_s:g} s; killed")

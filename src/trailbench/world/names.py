@@ -24,6 +24,8 @@ class NameTables:
     given_p: np.ndarray  # (groups, 2, n): P(given | group, sex); sex 0 = female, 1 = male
     given_pooled_p: np.ndarray  # (2, n): P(given | sex), all groups pooled
     given_rare: np.ndarray  # (groups, 2): share of each group and sex in "ALL OTHER NAMES"
+    surname_pool: tuple[np.ndarray, ...]  # per group: its 5,000 commonest surnames (rare-name parts)
+    given_pool: tuple[tuple[np.ndarray, ...], ...]  # per group and sex: its 3,000 commonest given names
 
 
 def _data(name: str) -> pl.DataFrame:
@@ -51,14 +53,20 @@ def load_tables() -> NameTables:
     gc = by_group_sex(g)
     grc = by_group_sex(g_rare)[:, :, 0]
     pooled = gc.sum(axis=0)
+    surnames = named["surname"].to_numpy().astype(object)
+    surname_p = counts / counts.sum(axis=1, keepdims=True)
+    given = g["given"].to_numpy().astype(object)
+    given_p = gc / gc.sum(axis=2, keepdims=True)
     return NameTables(
-        surnames=named["surname"].to_numpy().astype(object),
-        surname_p=counts / counts.sum(axis=1, keepdims=True),
+        surnames=surnames,
+        surname_p=surname_p,
         rare_share=rare_counts / totals,
-        given=g["given"].to_numpy().astype(object),
-        given_p=gc / gc.sum(axis=2, keepdims=True),
+        given=given,
+        given_p=given_p,
         given_pooled_p=pooled / pooled.sum(axis=1, keepdims=True),
         given_rare=grc / (grc + gc.sum(axis=2)),
+        surname_pool=tuple(surnames[np.argsort(-p, kind="stable")[:5000]] for p in surname_p),
+        given_pool=tuple(tuple(given[np.argsort(-p, kind="stable")[:3000]] for p in by_sex) for by_sex in given_p),
     )
 
 
@@ -104,8 +112,7 @@ def draw_surnames(rng: np.random.Generator, group_idx: np.ndarray, structure: st
         rare = rng.random(len(idx)) < t.rare_share[gi]
         named = idx[~rare]
         out[named] = t.surnames[_choice(rng, t.surname_p[gi], len(named))]
-        pool = t.surnames[np.argsort(-t.surname_p[gi])[:5000]]
-        out[idx[rare]] = rare_names(rng, pool, int(rare.sum()))
+        out[idx[rare]] = rare_names(rng, t.surname_pool[gi], int(rare.sum()))
     return out
 
 
@@ -123,6 +130,5 @@ def draw_given(rng: np.random.Generator, group_idx: np.ndarray, male: np.ndarray
                 continue
             rare = rng.random(len(idx)) < t.given_rare[gi, sex]
             out[idx[~rare]] = t.given[_choice(rng, t.given_p[gi, sex], int((~rare).sum()))]
-            pool = t.given[np.argsort(-t.given_p[gi, sex])[:3000]]
-            out[idx[rare]] = rare_names(rng, pool, int(rare.sum()))
+            out[idx[rare]] = rare_names(rng, t.given_pool[gi][sex], int(rare.sum()))
     return out
