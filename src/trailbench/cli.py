@@ -12,6 +12,8 @@ from rich.table import Table
 
 from trailbench.api import with_overrides
 from trailbench.pipeline import default_run_dir, make_world, run_all
+from trailbench.report.compare import render_compare
+from trailbench.report.html import render_report
 from trailbench.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -81,7 +83,7 @@ def run(
             console.print(f"[red]{err}[/red]")
             raise typer.Exit(2) from None
     run_dir = out or default_run_dir(sc)
-    steps = 5 + len(sc.systems.run)
+    steps = 6 + len(sc.systems.run)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -99,6 +101,48 @@ def run(
         card = run_all(sc, run_dir, workers=workers, note=note)
         progress.update(task, completed=steps)
     print_run_summary(card, run_dir)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory holding scorecard.json")],
+    out: Annotated[Path | None, typer.Option(help="where to write (default RUN_DIR/report.html)")] = None,
+) -> None:
+    """Re-render report.html from a run's scorecard."""
+    if not (run_dir / "scorecard.json").exists():
+        console.print(f"[red]{run_dir}: no scorecard.json; run `trailbench run` into this directory first[/red]")
+        raise typer.Exit(2)
+    path = render_report(run_dir, out)
+    console.print(f"report: {path}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="first run directory (A)")],
+    run_b: Annotated[Path, typer.Argument(help="second run directory (B)")],
+    out: Annotated[Path, typer.Option(help="where to write the comparison page")] = Path("compare.html"),
+) -> None:
+    """The same figures from two runs side by side, their difference, and whether intervals overlap."""
+    try:
+        path, rows = render_compare(run_a, run_b, out)
+    except FileNotFoundError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"A: {run_a}  vs  B: {run_b}")
+    for col in ("system", "figure", "slice", "A [95% CI]", "B [95% CI]", "B − A", "overlap"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["system"],
+            r["metric"].replace("_", " "),
+            r["level"],
+            f"{r['a']} {r['a_ci']}",
+            f"{r['b']} {r['b_ci']}",
+            r["diff"],
+            r["overlap"],
+        )
+    console.print(table)
+    console.print(f"comparison: {path}")
 
 
 def _fmt(v: float | None, pct: bool = False) -> str:
@@ -148,6 +192,7 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
         if st["state"] != "ok":
             console.print(f"[yellow]{name}: {st['state']}: {st['reason']}[/yellow]")
     console.print(f"scorecard: {run_dir / 'scorecard.json'}")
+    console.print(f"report:    {run_dir / 'report.html'}")
 
 
 def print_world_summary(summary: dict[str, Any], run: Path) -> None:

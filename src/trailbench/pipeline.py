@@ -13,6 +13,7 @@ import polars as pl
 from trailbench.audit.stage import audit
 from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
+from trailbench.report.html import render_report
 from trailbench.scenario import Scenario
 from trailbench.systems.runner import run_system
 from trailbench.trails import Trails, build_trails, error_counts
@@ -144,7 +145,10 @@ def run_all(sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s
     t = trails_stage(run, sc, w, workers, note)
     d = docket_stage(run, sc, w, t, note)
     statuses = systems_stage(run, sc, note)
-    return audit_stage(run, sc, w, t, d, statuses, note)
+    card = audit_stage(run, sc, w, t, d, statuses, note)
+    note("report: rendering")
+    render_report(run)
+    return card
 
 
 def world_summary(world: World, trails: Trails) -> dict[str, Any]:

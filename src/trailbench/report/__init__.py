@@ -1,0 +1,1 @@
+"""The report: one self-contained HTML page per run, and side-by-side comparisons of runs."""

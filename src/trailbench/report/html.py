@@ -1,0 +1,326 @@
+"""report.html: one self-contained page built from scorecard.json (and nothing a system wrote
+is ever trusted: Jinja2 autoescaping covers every string, the charts escape their labels)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from trailbench.audit.cases import CAUSES
+from trailbench.audit.metrics import HARM_NAME, METRICS
+from trailbench.io import write_text
+from trailbench.report import charts
+from trailbench.scenario import GROUPS, Scenario, parameter_table
+from trailbench.tasks.locate import OUTCOMES
+
+PERCENT = {
+    "exposure_share",
+    "wrong_door_rate",
+    "correct_rate",
+    "no_answer_rate",
+    "no_such_address_rate",
+    "associates_precision",
+    "associates_recall",
+    *[m for m in METRICS if m.startswith("error_share_")],
+}
+ONE_DECIMAL = {"people_at_wrong_door_per_100_cases", "children_at_wrong_door_per_100_cases"}
+STRATA_LABELS = {
+    "tenure": "tenure",
+    "household_form": "household form",
+    "moved_last_year": "moved in the last year",
+    "informal_work": "informal work",
+}
+CAUSE_LABELS = {
+    "stale": "stale",
+    "namesake": "namesake",
+    "digit-error": "digit error",
+    "unit-missing": "unit missing",
+    "other": "other",
+}
+NOT_CLAIMED = (
+    "The population, its records and their errors are synthetic. Rates measure how the systems behave on this "
+    "world; they estimate a real deployment's rates only as far as the mechanisms and parameters (listed below, "
+    "with their sources or marked as assumptions) match that deployment's data.",
+    "Group differences arise only from cited structure: name concentration and naming conventions, tenure and "
+    "moving, household form, informal work and source coverage. No parameter assigns a group more errors. A "
+    "disparity here says which mechanisms can produce a gap, not how large the gap is in any real system.",
+    "The reference systems are reconstructions from public descriptions of common methods, not any vendor's product.",
+    "Intervals are case-resampling bootstrap intervals: they cover sampling variation of the docket, not "
+    "uncertainty in the world's parameters.",
+)
+
+
+def fmt(metric: str, v: float | None) -> str:
+    """The one formatting rule for every number the report shows."""
+    if v is None:
+        return "–"
+    if metric == "ratio":
+        return f"{v:.2f}×"
+    if metric in PERCENT:
+        return f"{100 * v:.1f}%"
+    if metric in ONE_DECIMAL:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def cell(row: dict[str, Any] | None, metric: str, field: str = "value", key: str = "") -> Markup:
+    """A table cell carrying the scorecard's raw value and its key, so tests can check it."""
+    v = None if row is None else row.get(field)
+    raw = "" if v is None else repr(v)
+    return Markup(
+        f"<td class='num' data-key='{escape(key)}|{field}' data-value='{escape(raw)}'>{escape(fmt(metric, v))}</td>"
+    )
+
+
+def ci_cells(row: dict[str, Any] | None, metric: str, key: str) -> Markup:
+    return cell(row, metric, "value", key) + cell(row, metric, "lo", key) + cell(row, metric, "hi", key)
+
+
+class View:
+    """Lookups over one scorecard."""
+
+    def __init__(self, card: dict[str, Any]) -> None:
+        self.card = card
+        self.systems: list[str] = list(card["scenario"]["systems"]["run"])
+        self.m = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["metrics"]}
+        self.d = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["disparities"]}
+
+    def metric(self, system: str, metric: str, slice_: str = "overall", level: str = "all") -> dict[str, Any] | None:
+        return self.m.get((system, metric, slice_, level))
+
+    def key(self, system: str, metric: str, slice_: str = "overall", level: str = "all") -> str:
+        return f"{system}|{metric}|{slice_}|{level}"
+
+    def points(self, metric: str, slice_: str, levels: list[str]) -> list[charts.Point]:
+        pts = []
+        for s in self.systems:
+            for lv in levels:
+                r = self.metric(s, metric, slice_, lv)
+                if r is not None and r["cases"] > 0:
+                    pts.append(charts.Point(lv, s, r["value"], r["lo"], r["hi"]))
+        return pts
+
+
+def _group_levels(view: View) -> list[str]:
+    by = view.card["docket"]["by_group"]
+    return [g for g in GROUPS if by.get(g, 0) > 0]
+
+
+def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    v = View(card)
+    ref = card["reference_group"]
+    groups = _group_levels(v)
+    exposure = {e["system"]: e for e in card["exposure"]}
+    headline = []
+    for s in v.systems:
+        st = card["systems"][s]
+        headline.append(
+            {
+                "system": s,
+                "state": st["state"],
+                "reason": st["reason"],
+                "cells": Markup("").join(
+                    [
+                        ci_cells(v.metric(s, "wrong_door_rate"), "wrong_door_rate", v.key(s, "wrong_door_rate")),
+                        cell(
+                            v.metric(s, "people_at_wrong_door_per_100_cases"),
+                            "people_at_wrong_door_per_100_cases",
+                            key=v.key(s, "people_at_wrong_door_per_100_cases"),
+                        ),
+                        cell(
+                            v.metric(s, "children_at_wrong_door_per_100_cases"),
+                            "children_at_wrong_door_per_100_cases",
+                            key=v.key(s, "children_at_wrong_door_per_100_cases"),
+                        ),
+                        cell(
+                            v.metric(s, "false_links_per_case"),
+                            "false_links_per_case",
+                            key=v.key(s, "false_links_per_case"),
+                        ),
+                        cell(
+                            v.metric(s, "people_drawn_in_per_case"),
+                            "people_drawn_in_per_case",
+                            key=v.key(s, "people_drawn_in_per_case"),
+                        ),
+                        cell(exposure.get(s), "exposure_share", "share", key=f"{s}|exposure"),
+                    ]
+                ),
+            }
+        )
+    detail_metrics = [
+        "correct_rate",
+        "no_answer_rate",
+        "no_such_address_rate",
+        "people_per_wrong_door",
+        "associates_precision",
+        "associates_recall",
+    ]
+    details = [
+        {"system": s, "cells": Markup("").join(ci_cells(v.metric(s, m), m, v.key(s, m)) for m in detail_metrics)}
+        for s in v.systems
+    ]
+
+    def table(metric: str, slice_: str, levels: list[str]) -> list[dict[str, Any]]:
+        rows = []
+        for lv in levels:
+            cells = Markup("")
+            n = None
+            for s in v.systems:
+                r = v.metric(s, metric, slice_, lv)
+                n = r["cases"] if r else n
+                cells += ci_cells(r, metric, v.key(s, metric, slice_, lv))
+            rows.append({"level": lv, "cases": n, "cells": cells})
+        return rows
+
+    group_metrics = ["wrong_door_rate", "people_at_wrong_door_per_100_cases", "false_links_per_case"]
+    group_sections = []
+    for metric in group_metrics:
+        group_sections.append(
+            {
+                "metric": metric,
+                "definition": card["definitions"][metric],
+                "rows": table(metric, "group", groups),
+                "chart": charts.dot_whisker(
+                    v.points(metric, "group", groups),
+                    groups,
+                    v.systems,
+                    f"{metric.replace('_', ' ')} by the subject's group",
+                    metric.replace("_", " "),
+                    partial(fmt, metric),
+                ),
+            }
+        )
+    harm_rows = table(HARM_NAME, "bystander_group", groups)
+    disparity = []
+    for metric, kind in (
+        ("wrong_door_rate", "group"),
+        ("false_links_per_case", "group"),
+        (HARM_NAME, "bystander_group"),
+    ):
+        pts, rows = [], []
+        for g in groups:
+            cells = Markup("")
+            for s in v.systems:
+                d = v.d.get((s, metric, kind, g))
+                if d is not None and d["ratio"] is not None and g != ref:
+                    pts.append(charts.Point(g, s, d["ratio"], d["lo"], d["hi"]))
+                k = f"{s}|{metric}|{kind}|{g}|disparity"
+                cells += Markup("").join(cell(d, "ratio", f, k) for f in ("ratio", "lo", "hi"))
+            rows.append({"level": g, "cells": cells})
+        who = "subject's" if kind == "group" else "bystander's own"
+        disparity.append(
+            {
+                "metric": metric,
+                "rows": rows,
+                "chart": charts.dot_whisker(
+                    pts,
+                    [g for g in groups if g != ref],
+                    v.systems,
+                    f"{metric.replace('_', ' ')}: ratio of each {who} group to {ref} (log scale)",
+                    f"ratio to the {ref} group (1 = parity)",
+                    lambda x: f"{x:g}×",
+                    log=True,
+                    reference=1.0,
+                    reference_label=f"{ref} (reference)",
+                ),
+            }
+        )
+    strata = []
+    for s_key, label in STRATA_LABELS.items():
+        levels = sorted({lv for (_, m, sl, lv) in v.m if sl == s_key and m == "wrong_door_rate"})
+        strata.append({"key": s_key, "label": label, "rows": table("wrong_door_rate", s_key, levels)})
+    strata_levels = [
+        f"{STRATA_LABELS[k]}: {lv}"
+        for k in STRATA_LABELS
+        for lv in sorted({lv for (_, m, sl, lv) in v.m if sl == k and m == "wrong_door_rate"})
+    ]
+    strata_points = [
+        charts.Point(f"{STRATA_LABELS[p_key]}: {p.row}", p.series, p.value, p.lo, p.hi)
+        for p_key in STRATA_LABELS
+        for p in v.points(
+            "wrong_door_rate", p_key, sorted({lv for (_, m, sl, lv) in v.m if sl == p_key and m == "wrong_door_rate"})
+        )
+    ]
+    group_points = [
+        charts.Point(f"group: {p.row}", p.series, p.value, p.lo, p.hi)
+        for p in v.points("wrong_door_rate", "group", groups)
+    ]
+    strata_chart = charts.dot_whisker(
+        group_points + strata_points,
+        [f"group: {g}" for g in groups] + strata_levels,
+        v.systems,
+        "Wrong-door rate by group and by stratum",
+        "wrong-door rate",
+        lambda x: fmt("wrong_door_rate", x),
+    )
+    cause_metric = {c: "error_share_" + c.replace("-", "_") for c in CAUSES}
+    error_rows = [
+        {
+            "system": s,
+            "cells": Markup("").join(
+                ci_cells(v.metric(s, cause_metric[c]), cause_metric[c], v.key(s, cause_metric[c])) for c in CAUSES
+            ),
+        }
+        for s in v.systems
+    ]
+    shares = [
+        (s, [(CAUSE_LABELS[c], (v.metric(s, cause_metric[c]) or {}).get("value") or 0.0) for c in CAUSES])
+        for s in v.systems
+    ]
+    error_chart = charts.stacked_shares(
+        shares,
+        [CAUSE_LABELS[c] for c in CAUSES],
+        "What kind of error sent officers to the wrong place (share of wrong answers)",
+    )
+    explained: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in card["explained_cases"]:
+        explained[CAUSE_LABELS.get(c["cause"], c["cause"])].append(c)
+    sc = Scenario.model_validate(card["scenario"])
+    return {
+        "card": card,
+        "systems": v.systems,
+        "reference": ref,
+        "headline": headline,
+        "details": details,
+        "detail_metrics": detail_metrics,
+        "group_sections": group_sections,
+        "harm_rows": harm_rows,
+        "disparity": disparity,
+        "strata": strata,
+        "strata_chart": strata_chart,
+        "error_rows": error_rows,
+        "error_chart": error_chart,
+        "causes": [CAUSE_LABELS[c] for c in CAUSES],
+        "explained": dict(explained),
+        "parameters": parameter_table(sc),
+        "definitions": card["definitions"],
+        "outcomes": OUTCOMES,
+        "not_claimed": NOT_CLAIMED,
+        "fmt": fmt,
+        "command": f"trailbench run {run_dir / 'scenario.toml'} --out {run_dir}",
+        "scenario_toml": sc.to_toml(),
+        "harm_name": HARM_NAME,
+    }
+
+
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("trailbench.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_report(run_dir: Path, out: Path | None = None) -> Path:
+    card = json.loads((run_dir / "scorecard.json").read_text())
+    html = environment().get_template("report.html.j2").render(**build_context(card, run_dir))
+    target = out or run_dir / "report.html"
+    write_text(html, target)
+    return target
