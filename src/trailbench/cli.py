@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +37,22 @@ def _load(spec: str, seed: int | None) -> Any:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def stage_progress(total: int) -> Iterator[Callable[[str], None]]:
+    """A Rich progress bar advanced by the pipeline's stage notes (one note as each stage starts)."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=total)
+        seen = [0]
+
+        def note(msg: str) -> None:
+            progress.update(task, description=msg, completed=seen[0])
+            seen[0] += 1
+
+        yield note
+        progress.update(task, completed=total)
+
+
 @app.command()
 def world(
     scenario: Annotated[str, typer.Argument(help="preset name or path to a TOML scenario")] = "county-10k",
@@ -46,23 +64,8 @@ def world(
     """Generate the synthetic world and its trails, and print a summary."""
     sc = _load(scenario, seed)
     run = out or default_run_dir(sc)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("starting", total=2)
-
-        def note(msg: str) -> None:
-            if msg.endswith("cached") or progress.tasks[task].description != "starting":
-                progress.advance(task)
-            progress.update(task, description=msg)
-
+    with stage_progress(2) as note:
         summary = make_world(sc, run, workers=workers, note=note, fresh=fresh)
-        progress.update(task, completed=2)
     print_world_summary(summary, run)
 
 
@@ -84,22 +87,8 @@ def run(
             raise typer.Exit(2) from None
     run_dir = out or default_run_dir(sc)
     steps = 6 + len(sc.systems.run)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("starting", total=steps)
-
-        def note(msg: str) -> None:
-            progress.update(task, description=msg)
-            progress.advance(task, 1.0 if msg.endswith("cached") else 0.5)
-
+    with stage_progress(steps) as note:
         card = run_all(sc, run_dir, workers=workers, note=note)
-        progress.update(task, completed=steps)
     print_run_summary(card, run_dir)
 
 

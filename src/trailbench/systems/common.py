@@ -31,24 +31,22 @@ def first_token(col: str) -> pl.Expr:
     )
 
 
-def read_records(workdir: Path) -> pl.DataFrame:
-    r = pl.read_parquet(workdir / "trails" / "records.parquet")
-    return r.with_columns(
+def standardise(df: pl.DataFrame) -> pl.DataFrame:
+    """Add the standardised name and address columns the reference systems compare."""
+    return df.with_columns(
         given_std=name_std("given"),
         surname_std=name_std("surname"),
         surname_first=first_token("surname"),
         address_key=key_expr(pl.col("address_text")),
     )
+
+
+def read_records(workdir: Path) -> pl.DataFrame:
+    return standardise(pl.read_parquet(workdir / "trails" / "records.parquet"))
 
 
 def read_cases(workdir: Path) -> pl.DataFrame:
-    c = pl.read_parquet(workdir / "docket" / "cases.parquet")
-    return c.with_columns(
-        given_std=name_std("given"),
-        surname_std=name_std("surname"),
-        surname_first=first_token("surname"),
-        address_key=key_expr(pl.col("address_text")),
-    )
+    return standardise(pl.read_parquet(workdir / "docket" / "cases.parquet"))
 
 
 def latest_address_answers(matched: pl.DataFrame, max_rank: int = 3) -> pl.DataFrame:

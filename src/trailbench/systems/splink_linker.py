@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import polars as pl
@@ -27,47 +27,73 @@ OVERLAP_DAYS = 365
 CLUE_PREFIX = "case:"
 
 
-def settings() -> Any:
+SYSTEM_COLUMNS = {"given": "given_std", "surname": "surname_first", "dob": "dob", "address": "address_key"}
+
+
+def reference_settings(
+    cols: dict[str, str],
+    exact: list[str],
+    link_type: Literal["link_only", "link_and_dedupe", "dedupe_only"] = "dedupe_only",
+    uid: str = "uid",
+    retain_matching_columns: bool = False,
+) -> Any:
+    """The reference configuration: fuzzy given name, surname, date of birth and address, plus
+    exact-match columns; ``cols`` maps the roles ``given, surname, dob, address`` to columns."""
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
+    g, s, d, a = cols["given"], cols["surname"], cols["dob"], cols["address"]
     return SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="uid",
+        link_type=link_type,
+        unique_id_column_name=uid,
         comparisons=[
-            cl.JaroWinklerAtThresholds("given_std", [0.92, 0.8]),
-            cl.JaroWinklerAtThresholds("surname_first", [0.92, 0.8]),
-            cl.DamerauLevenshteinAtThresholds("dob", [1, 2]),
-            cl.LevenshteinAtThresholds("address_key", [2]),
-            cl.ExactMatch("phone"),
+            cl.JaroWinklerAtThresholds(g, [0.92, 0.8]),
+            cl.JaroWinklerAtThresholds(s, [0.92, 0.8]),
+            cl.DamerauLevenshteinAtThresholds(d, [1, 2]),
+            cl.LevenshteinAtThresholds(a, [2]),
+            *(cl.ExactMatch(c) for c in exact),
         ],
         blocking_rules_to_generate_predictions=[
-            block_on("surname_first", "given_std"),
-            block_on("surname_first", "dob"),
-            block_on("given_std", "dob"),
-            block_on("phone"),
-            block_on("address_key", "given_std"),
+            block_on(s, g),
+            block_on(s, d),
+            block_on(g, d),
+            *(block_on(c) for c in exact[:1]),
+            block_on(a, g),
         ],
         retain_intermediate_calculation_columns=False,
-        retain_matching_columns=False,
+        retain_matching_columns=retain_matching_columns,
     )
+
+
+def train(linker: Any, cols: dict[str, str], max_u_pairs: float, seed: int = 1) -> None:
+    """Unsupervised training, as a vendor without labels would: prior from a deterministic rule,
+    u by random sampling, m by expectation maximisation on two blocking rules."""
+    from splink import block_on
+
+    g, s, d = cols["given"], cols["surname"], cols["dob"]
+    linker.training.estimate_probability_two_random_records_match([block_on(g, s, d)], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on(s, g))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on(d))
+
+
+def single_thread_db() -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """A DuckDB backend on one thread: results must not depend on thread scheduling."""
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    con.execute("SET threads TO 1")
+    return DuckDBAPI(connection=con), con
 
 
 def cluster(inp: pl.DataFrame, threshold: float, max_u_pairs: float, seed: int = 1) -> pl.DataFrame:
-    """``uid`` -> ``cluster_id`` for every input row (Splink, DuckDB backend, one thread)."""
-    from splink import DuckDBAPI, Linker, block_on
+    """``uid`` -> ``cluster_id`` for every input row."""
+    from splink import Linker
 
-    con = duckdb.connect()
-    con.execute("SET threads TO 1")  # results must not depend on thread scheduling
-    db = DuckDBAPI(connection=con)
+    db, con = single_thread_db()
     sdf = db.register(inp.to_arrow(), dataset_display_name="records")
-    linker = Linker(sdf, settings(), log_level=logging.ERROR)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_std", "surname_first", "dob")], recall=0.7
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("surname_first", "given_std"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    linker = Linker(sdf, reference_settings(SYSTEM_COLUMNS, ["phone"]), log_level=logging.ERROR)
+    train(linker, SYSTEM_COLUMNS, max_u_pairs, seed)
     pred = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, threshold_match_probability=threshold)
     out = pl.from_arrow(con.sql(f"select uid, cluster_id from {clusters.physical_name}").arrow())
