@@ -32,3 +32,10 @@ def test_bad_scenario_exits_2_with_the_field(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "world.people" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_unknown_system_is_named_before_anything_runs(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "county-10k", "--systems", "exact,psychic", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "systems.run" in result.output and "psychic" in result.output
+    assert not (tmp_path / "r").exists()

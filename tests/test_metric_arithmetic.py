@@ -118,3 +118,14 @@ def test_bootstrap_interval_covers_a_known_proportion() -> None:
     se = np.sqrt(point[0] * (1 - point[0]) / 2000)
     assert hi[0] - lo[0] == pytest.approx(2 * 1.96 * se, rel=0.15)
     assert lo[0] < point[0] < hi[0]
+
+
+def test_exposure_counts_distinct_people_per_replicate() -> None:
+    from trailbench.audit.scorecard import exposure_replicates
+
+    drawn = pl.DataFrame({"case_id": ["A", "A", "B", "C"], "person_id": [100, 101, 101, 102]})
+    w = np.array([[3.0, 0, 0], [0, 0, 3], [1, 1, 1], [0, 3, 0]])
+    n, reps = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), w)
+    assert n == 3
+    # only A: 100 and 101; only C: 102; all: three; only B: 101
+    assert reps.tolist() == [2.0, 1.0, 3.0, 1.0]

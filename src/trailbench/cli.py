@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from trailbench.api import with_overrides
-from trailbench.pipeline import default_run_dir, make_world, run_all
+from trailbench.pipeline import check_systems, default_run_dir, make_world, run_all
 from trailbench.report.compare import render_compare
 from trailbench.report.html import render_report
 from trailbench.scenario import ScenarioError, load_scenario
@@ -87,6 +87,11 @@ def run(
             raise typer.Exit(2) from None
     run_dir = out or default_run_dir(sc)
     steps = 6 + len(sc.systems.run)
+    try:
+        check_systems(sc)
+    except ScenarioError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
     with stage_progress(steps) as note:
         card = run_all(sc, run_dir, workers=workers, note=note)
     print_run_summary(card, run_dir)

@@ -14,7 +14,8 @@ from trailbench.audit.stage import audit
 from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
-from trailbench.scenario import Scenario
+from trailbench.scenario import Scenario, ScenarioError
+from trailbench.systems.registry import python_systems
 from trailbench.systems.runner import run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
@@ -138,8 +139,22 @@ def audit_stage(
     return card
 
 
+def check_systems(sc: Scenario) -> None:
+    """Every system named in ``systems.run`` is a registered Python system or has a command line."""
+    known = set(python_systems()) | set(sc.systems.commands)
+    unknown = [n for n in sc.systems.run if n not in known]
+    if unknown:
+        raise ScenarioError(
+            f"systems.run: unknown system(s) {', '.join(unknown)}; registered: {', '.join(sorted(python_systems()))}; "
+            "or give a command line under [systems.commands]"
+        )
+    if len(set(sc.systems.run)) != len(sc.systems.run):
+        raise ScenarioError("systems.run: a system is listed twice; list each once")
+
+
 def run_all(sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None) -> dict[str, Any]:
     """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages."""
+    check_systems(sc)
     _prepare(run, sc)
     w = world_stage(run, sc, note)
     t = trails_stage(run, sc, w, workers, note)

@@ -146,12 +146,44 @@ def system_metrics(
     return rows, disp
 
 
+def exposure_replicates(drawn: pl.DataFrame, case_ids: pl.Series, w: np.ndarray) -> tuple[int, np.ndarray]:
+    """(distinct people drawn in, the same count in each bootstrap replicate).
+
+    A person counts in a replicate when any case that drew them in is resampled: people drawn in
+    by one case are summed through the case weights; the few drawn in by several cases go through
+    an incidence matrix. No loop over replicates."""
+    idx = pl.DataFrame({"case_id": case_ids, "c": np.arange(len(case_ids))})
+    d = drawn.join(idx, on="case_id").select("person_id", "c").unique()
+    deg = d.group_by("person_id").agg(k=pl.len())
+    d = d.join(deg, on="person_id")
+    present = (w > 0).astype(np.float64)
+    single = d.filter(pl.col("k") == 1)["c"].to_numpy()
+    exposed = present @ np.bincount(single, minlength=len(case_ids)).astype(np.float64)
+    multi = d.filter(pl.col("k") > 1)
+    if multi.height:
+        people = multi["person_id"].unique().sort()
+        col = multi.join(pl.DataFrame({"person_id": people, "p": np.arange(people.len())}), on="person_id")
+        inc = np.zeros((len(case_ids), people.len()))
+        inc[col["c"].to_numpy(), col["p"].to_numpy()] = 1.0
+        exposed = exposed + ((present @ inc) > 0).sum(axis=1)
+    return deg.height, exposed
+
+
+def exposure_row(
+    system: str, drawn: pl.DataFrame, case_ids: pl.Series, w: np.ndarray, population: int, confidence: float
+) -> dict[str, Any]:
+    """Distinct people outside the docket drawn into any case file, as a share of the population."""
+    n, exposed = exposure_replicates(drawn, case_ids, w)
+    lo, hi = interval((exposed / population)[:, None], confidence)
+    return {"system": system, "people": int(n), "share": _r(n / population), "lo": _r(lo[0]), "hi": _r(hi[0])}
+
+
 def build_scorecard(
     sc: Scenario,
     cases_by_system: dict[str, pl.DataFrame],
     statuses: dict[str, dict[str, Any]],
     population: pl.DataFrame,
-    exposure: dict[str, int],
+    exposure: dict[str, pl.DataFrame],
     error_types: list[dict[str, Any]],
     explained: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -188,7 +220,9 @@ def build_scorecard(
         "definitions": {k: m.definition for k, m in METRICS.items()} | {HARM_NAME: HARM.definition},
         "metrics": metrics,
         "disparities": disparities,
-        "exposure": [{"system": s, "people": n, "share": _r(n / n_pop)} for s, n in exposure.items()],
+        "exposure": [
+            exposure_row(s, drawn, any_t["case_id"], w, n_pop, sc.audit.confidence) for s, drawn in exposure.items()
+        ],
         "error_types": error_types,
         "explained_cases": explained,
     }

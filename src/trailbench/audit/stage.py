@@ -35,7 +35,7 @@ def audit(
     subjects = subject_attributes(world, docket_truth)
     frames: dict[str, list[pl.DataFrame]] = {k: [] for k in ("locate", "residents", "entities", "assoc", "chains")}
     cases_by_system: dict[str, pl.DataFrame] = {}
-    exposure: dict[str, int] = {}
+    exposure: dict[str, pl.DataFrame] = {}
     error_types: list[dict[str, Any]] = []
     explained: list[dict[str, Any]] = []
     docket_people = docket_truth["person_id"]
@@ -57,11 +57,9 @@ def audit(
             entities, per_case, drawn = score_associates(ass, docket_truth, world, trails.truth_records)
             frames["entities"].append(entities.with_columns(system=pl.lit(system)))
             frames["assoc"].append(per_case.with_columns(system=pl.lit(system)))
-            exposure[system] = int(
-                drawn.filter(~pl.col("person_id").is_in(docket_people.implode()))["person_id"].n_unique()
-            )
+            exposure[system] = drawn.filter(~pl.col("person_id").is_in(docket_people.implode()))
         else:
-            exposure[system] = 0
+            exposure[system] = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
         cases_by_system[system] = case_table(subjects, outcomes, residents, per_case)
     names = {
         "locate": "locate",

@@ -149,6 +149,8 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                             key=v.key(s, "people_drawn_in_per_case"),
                         ),
                         cell(exposure.get(s), "exposure_share", "share", key=f"{s}|exposure"),
+                        cell(exposure.get(s), "exposure_share", "lo", key=f"{s}|exposure"),
+                        cell(exposure.get(s), "exposure_share", "hi", key=f"{s}|exposure"),
                     ]
                 ),
             }
