@@ -75,7 +75,9 @@ def run(
     out: Annotated[Path | None, typer.Option(help="run directory (default runs/<name>-<hash8>)")] = None,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     systems: Annotated[str | None, typer.Option(help="comma-separated systems (default: the scenario's)")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="threads for emitting sources (results do not change)")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="threads for emitting sources (default: up to 4; results do not change)")
+    ] = None,
 ) -> None:
     """Run the audit: world, trails, docket, systems, outcomes, scorecard (cached stages reused)."""
     sc = _load(scenario, seed)

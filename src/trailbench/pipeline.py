@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -152,12 +153,17 @@ def check_systems(sc: Scenario) -> None:
         raise ScenarioError("systems.run: a system is listed twice; list each once")
 
 
-def run_all(sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None) -> dict[str, Any]:
+def default_workers() -> int:
+    """Threads for emitting sources: results are the same for any number (tested)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_all(sc: Scenario, run: Path, workers: int | None = None, note: Progress = lambda s: None) -> dict[str, Any]:
     """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages."""
     check_systems(sc)
     _prepare(run, sc)
     w = world_stage(run, sc, note)
-    t = trails_stage(run, sc, w, workers, note)
+    t = trails_stage(run, sc, w, workers or default_workers(), note)
     d = docket_stage(run, sc, w, t, note)
     statuses = systems_stage(run, sc, note)
     card = audit_stage(run, sc, w, t, d, statuses, note)

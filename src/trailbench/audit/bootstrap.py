@@ -11,9 +11,11 @@ import numpy as np
 
 
 def weights(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
+    """(b, n) resample counts: row r counts how often each case is drawn in resample r."""
     if n == 0:
         return np.zeros((b, 0))
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(np.float64)
+    draws = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+    return np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
 
 
 def ratios(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,48 @@ def _answers(run: Path, system: str, task: str) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.exists() else None
 
 
+@dataclass
+class Scored:
+    """One system's scored answers."""
+
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    cases: pl.DataFrame | None = None
+    drawn: pl.DataFrame | None = None
+    error_types: list[dict[str, Any]] = field(default_factory=list)
+    explained: list[dict[str, Any]] = field(default_factory=list)
+
+
+def score_system(
+    system: str,
+    run: Path,
+    sc: Scenario,
+    world: World,
+    trails: Trails,
+    docket_truth: pl.DataFrame,
+    subjects: pl.DataFrame,
+) -> Scored:
+    out = Scored()
+    loc = _answers(run, system, "locate")
+    outcomes = residents = per_case = None
+    tag = pl.lit(system).alias("system")
+    if loc is not None:
+        outcomes, residents = score_locate(loc, docket_truth, world, trails.truth_records, trails.address_register)
+        chain = explain.chains(system, outcomes, world, trails.records, trails.truth_records)
+        out.error_types = explain.error_types(system, outcomes)
+        out.explained = explain.explained(
+            system, outcomes, chain, sc.audit.explained_cases, stream(sc.seed, "audit", "explain", system)
+        )
+        out.frames |= {"locate": outcomes.with_columns(tag), "residents": residents.with_columns(tag), "chains": chain}
+    ass = _answers(run, system, "associates")
+    out.drawn = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
+    if ass is not None:
+        entities, per_case, drawn = score_associates(ass, docket_truth, world, trails.truth_records)
+        out.frames |= {"entities": entities.with_columns(tag), "assoc": per_case.with_columns(tag)}
+        out.drawn = drawn.filter(~pl.col("person_id").is_in(docket_truth["person_id"].implode()))
+    out.cases = case_table(subjects, outcomes, residents, per_case)
+    return out
+
+
 def audit(
     run: Path,
     sc: Scenario,
@@ -33,34 +77,19 @@ def audit(
     statuses: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     subjects = subject_attributes(world, docket_truth)
+    # systems are scored independently (threads: Polars releases the GIL); merged in scenario order
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(sc.systems.run)))) as pool:
+        scored = list(
+            pool.map(lambda s: score_system(s, run, sc, world, trails, docket_truth, subjects), sc.systems.run)
+        )
     frames: dict[str, list[pl.DataFrame]] = {k: [] for k in ("locate", "residents", "entities", "assoc", "chains")}
-    cases_by_system: dict[str, pl.DataFrame] = {}
-    exposure: dict[str, pl.DataFrame] = {}
-    error_types: list[dict[str, Any]] = []
-    explained: list[dict[str, Any]] = []
-    docket_people = docket_truth["person_id"]
-    for system in sc.systems.run:
-        loc = _answers(run, system, "locate")
-        outcomes = residents = per_case = None
-        if loc is not None:
-            outcomes, residents = score_locate(loc, docket_truth, world, trails.truth_records, trails.address_register)
-            chain = explain.chains(system, outcomes, world, trails.records, trails.truth_records)
-            error_types += explain.error_types(system, outcomes)
-            explained += explain.explained(
-                system, outcomes, chain, sc.audit.explained_cases, stream(sc.seed, "audit", "explain", system)
-            )
-            frames["locate"].append(outcomes.with_columns(system=pl.lit(system)))
-            frames["residents"].append(residents.with_columns(system=pl.lit(system)))
-            frames["chains"].append(chain)
-        ass = _answers(run, system, "associates")
-        if ass is not None:
-            entities, per_case, drawn = score_associates(ass, docket_truth, world, trails.truth_records)
-            frames["entities"].append(entities.with_columns(system=pl.lit(system)))
-            frames["assoc"].append(per_case.with_columns(system=pl.lit(system)))
-            exposure[system] = drawn.filter(~pl.col("person_id").is_in(docket_people.implode()))
-        else:
-            exposure[system] = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
-        cases_by_system[system] = case_table(subjects, outcomes, residents, per_case)
+    for sc_ in scored:
+        for k, df in sc_.frames.items():
+            frames[k].append(df)
+    cases_by_system = {s: r.cases for s, r in zip(sc.systems.run, scored, strict=True) if r.cases is not None}
+    exposure = {s: r.drawn for s, r in zip(sc.systems.run, scored, strict=True) if r.drawn is not None}
+    error_types = [e for r in scored for e in r.error_types]
+    explained = [e for r in scored for e in r.explained]
     names = {
         "locate": "locate",
         "residents": "locate_residents",

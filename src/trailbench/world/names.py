@@ -33,6 +33,13 @@ def _data(name: str) -> pl.DataFrame:
         return pl.read_parquet(fh)
 
 
+def _top(p: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest probabilities, largest first (ties by index): O(n) selection."""
+    k = min(k, len(p))
+    part = np.argpartition(-p, k - 1)[:k]
+    return part[np.lexsort((part, -p[part]))]
+
+
 @lru_cache(maxsize=1)
 def load_tables() -> NameTables:
     s = _data("surnames.parquet")
@@ -65,8 +72,8 @@ def load_tables() -> NameTables:
         given_p=given_p,
         given_pooled_p=pooled / pooled.sum(axis=1, keepdims=True),
         given_rare=grc / (grc + gc.sum(axis=2)),
-        surname_pool=tuple(surnames[np.argsort(-p, kind="stable")[:5000]] for p in surname_p),
-        given_pool=tuple(tuple(given[np.argsort(-p, kind="stable")[:3000]] for p in by_sex) for by_sex in given_p),
+        surname_pool=tuple(surnames[_top(p, 5000)] for p in surname_p),
+        given_pool=tuple(tuple(given[_top(p, 3000)] for p in by_sex) for by_sex in given_p),
     )
 
 
