@@ -37,7 +37,7 @@ def period(sc: Scenario) -> tuple[np.datetime64, np.datetime64]:
 def build_world(sc: Scenario) -> World:
     seed = sc.seed
     hh, _ = population.build_households(sc, stream(seed, "world", "households"))
-    people = population.build_people(sc, stream(seed, "world", "people"), hh)
+    people = population.build_people(sc, stream(seed, "world", "people"), hh, stream(seed, "world", "names"))
     own = (hh["tenure"] == "own").to_numpy()
     units = geography.build_region(stream(seed, "world", "region"), lives.units_needed(sc, own), sc.world.towns)
     residences = lives.build_residences(sc, stream(seed, "world", "residences"), hh, units)

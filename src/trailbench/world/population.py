@@ -123,7 +123,9 @@ def _ages(rng: np.random.Generator, form: np.ndarray, role: np.ndarray, hh_age: 
     return age
 
 
-def build_people(sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame) -> pl.DataFrame:
+def build_people(
+    sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame, names_rng: np.random.Generator
+) -> pl.DataFrame:
     size = hh["size"].to_numpy()
     hid = np.repeat(hh["household_id"].to_numpy(), size)
     first = np.repeat(np.cumsum(size) - size, size)
@@ -178,7 +180,8 @@ def build_people(sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame) -> pl
         },
         schema_overrides={"role": pl.String, "group": pl.String},
     )
-    return people.with_columns(_name_columns(sc, rng, role, group, male, fb, age, hid, first, ns))
+    # names draw from their own stream: switching the name mechanism leaves everything else as it was
+    return people.with_columns(_name_columns(sc, names_rng, role, group, male, fb, age, hid, first, ns))
 
 
 def _name_columns(
