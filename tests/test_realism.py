@@ -96,3 +96,12 @@ def test_every_resident_lives_in_a_distinct_unit_at_any_time(big_world: World) -
     )
     assert clash.height == 0
     assert np.all(r["unit_id"].to_numpy() < big_world.units.height)
+
+
+def test_spells_are_well_formed(big_world: World) -> None:
+    """Residence, job and phone spells start before they end, one after another per holder."""
+    for name, holder in (("residences", "household_id"), ("jobs", "person_id"), ("phones", "person_id")):
+        df = getattr(big_world, name)
+        assert df.filter(pl.col("end").is_not_null() & (pl.col("end") <= pl.col("start"))).height == 0, name
+        nxt = df.sort(holder, "start").with_columns(n=pl.col("start").shift(-1).over(holder))
+        assert nxt.filter(pl.col("n").is_not_null() & (pl.col("n") != pl.col("end"))).height == 0, name

@@ -71,7 +71,7 @@ def build_docket(sc: Scenario, world: World, trails: Trails) -> Docket:
             ph, left_on="observed_at", right_on="start", by="person_id", strategy="backward", check_sortedness=False
         )
     )
-    chosen = chosen.join(with_phone.select("person_id", "phone"), on="person_id", how="left")
+    chosen = chosen.join(with_phone.select("person_id", "phone"), on="person_id", how="left").sort("person_id")
     keep_addr = pl.Series(rng.random(k) < d.old_address_clue)
     keep_phone = pl.Series(rng.random(k) < d.phone_clue)
     order = rng.permutation(k)

@@ -93,7 +93,8 @@ def householders(world: World) -> pl.DataFrame:
 def utility_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
     """One account per residence spell, in the householder's name (one adult per household)."""
     cfg = sc.sources.utility
-    spells = world.residences.join(householders(world), on="household_id")
+    # joins promise no row order: sort before any positional random draw
+    spells = world.residences.join(householders(world), on="household_id").sort("household_id", "start")
     spells = spells.filter(pl.Series(_covered(rng, spells.height, cfg.coverage)))
     ev = spells.select("person_id", observed_at=_lagged(rng, spells["start"], cfg))
     ev = unit_at(world, _in_period(ev, p))
@@ -109,8 +110,10 @@ def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, 
     adults = world.people.filter(pl.col("role").is_in(["householder", "spouse"])).select(
         "person_id", "household_id", "role"
     )
-    spells = world.residences.join(world.households.select("household_id", "tenure"), on="household_id").join(
-        adults, on="household_id"
+    spells = (
+        world.residences.join(world.households.select("household_id", "tenure"), on="household_id")
+        .join(adults, on="household_id")
+        .sort("household_id", "start", "person_id")
     )
     keep = np.where(spells["role"].to_numpy() == "householder", 1.0, value("lease_spouse")) * cfg.coverage
     spells = spells.filter(pl.Series(_covered(rng, spells.height, keep)))
@@ -151,6 +154,7 @@ def dmv_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) 
         person_residences(world)
         .filter(pl.col("prev_unit").is_not_null())
         .join(lic.select("person_id"), on="person_id", how="semi")
+        .sort("person_id", "start")
     )
     reported = moves.filter(pl.Series(rng.random(moves.height) >= cfg.stale))
     changes = reported.select("person_id", observed_at=_lagged(rng, reported["start"], cfg))

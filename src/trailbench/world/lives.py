@@ -91,13 +91,14 @@ def build_residences(sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame, u
 
 
 def _event_months(rng: np.random.Generator, n: int, months: int, annual: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-entity event months (1..months-1) at a constant monthly hazard; sorted by entity."""
+    """Per-entity event months (1..months-1) at a constant monthly hazard (at most one a month),
+    sorted by entity then month."""
     p = 1.0 - (1.0 - annual) ** (1.0 / 12.0)
     counts = rng.binomial(months - 1, p, size=n)
     who = np.repeat(np.arange(n), counts)
     when = rng.integers(1, months, size=len(who))
-    order = np.lexsort((when, who))
-    return who[order], when[order]
+    key = np.unique(who.astype(np.int64) * months + when)  # at most one event per entity and month, sorted
+    return key // months, key % months
 
 
 def build_jobs(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -133,18 +134,21 @@ def build_jobs(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -> 
         employer_id=pl.when(pl.col("informal")).then(None).otherwise(pl.col("employer_id")),
         end=pl.col("start").shift(-1).over("person_id"),
     )
-    emp_rng_names = rng.integers(0, 10**6, n_emp)
-    employers = pl.DataFrame({"employer_id": np.arange(n_emp, dtype=np.int64), "code": emp_rng_names})
+    employers = pl.DataFrame({"employer_id": np.arange(n_emp, dtype=np.int64)})
     sizes = (
         jobs.filter(pl.col("employer_id").is_not_null())
         .group_by("employer_id")
         .agg(workers=pl.col("person_id").n_unique())
     )
-    employers = employers.join(sizes, on="employer_id", how="left").with_columns(
-        pl.col("workers").fill_null(0),
-        name=pl.format("EMPLOYER {} LLC", pl.col("employer_id")),
+    employers = (
+        employers.join(sizes, on="employer_id", how="left")
+        .sort("employer_id")
+        .with_columns(
+            pl.col("workers").fill_null(0),
+            name=pl.format("EMPLOYER {} LLC", pl.col("employer_id")),
+        )
     )
-    return jobs.sort(["person_id", "start"]), employers.drop("code")
+    return jobs, employers
 
 
 FRESH_MOD = 200 * 10**7  # area codes 000-199 (leading 0 or 1: never assigned) x 10^7 locals
@@ -183,9 +187,7 @@ def build_phones(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -
         ev = by_month[bounds[m] : bounds[m + 1]]
         if len(ev) == 0:
             continue
-        idx = who[ev]
-        _, first = np.unique(idx, return_index=True)  # at most one change a month per person
-        idx = idx[np.sort(first)]
+        idx = who[ev]  # at most one change a month per person (_event_months)
         day = starts[m] + rng.integers(0, MONTH_DAYS, len(idx)).astype("timedelta64[D]")
         released = current[idx]
         aging = rng.integers(ph.aging_min_days, ph.aging_max_days + 1, len(idx)).astype("timedelta64[D]")

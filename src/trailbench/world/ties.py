@@ -160,7 +160,7 @@ def build_ties(
     hi = pl.max_horizontal("person_a", "person_b")
     return (
         ties.with_columns(person_a=lo, person_b=hi, _p=prio)
-        .sort(["person_a", "person_b", "_p", "start"])
+        .sort(["person_a", "person_b", "_p", "start", "end"], nulls_last=True, maintain_order=True)
         .unique(["person_a", "person_b"], keep="first", maintain_order=True)
         .drop("_p")
     )
