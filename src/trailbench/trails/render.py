@@ -40,16 +40,15 @@ TRUTH_COLUMNS = {
 }
 # What each source writes (assumption: typical contents of such records).
 MIDDLE = {"dmv": "full", "court": "initial", "lease_property": "initial"}
-CARRIES_DOB = {"dmv", "court", "broker"}
+CARRIES_DOB = {"dmv", "court"}  # leases carry one too (per record: ``carries_dob``)
 CARRIES_ADDRESS = {"utility", "lease_property", "dmv", "court", "phone_directory", "broker"}
 
 
 def rates_for(sc: Scenario, scale: float) -> Rates:
     e = sc.errors
-    s = min(scale, 1e9)
 
     def r(x: float) -> float:
-        return min(1.0, x * s)
+        return min(1.0, x * scale)
 
     return Rates(
         name_typo=r(e.name_typo),
@@ -187,7 +186,7 @@ def render(
         miss = rng.random(n) < r.missing
         out["phone"] = pl.select(pl.when(~pl.Series(miss)).then(ev["phone"])).to_series()
         bits[miss & ev["phone"].is_not_null().to_numpy()] |= BIT["phone_missing"]
-    pid_ids = ids.gather(pid) if ids.height else ids
+    pid_ids = ids.gather(pid)
     if source == "dmv":
         out["licence_number"] = pid_ids["licence_number"]
     if "carries_ssn" in ev.columns:
@@ -200,7 +199,7 @@ def render(
     bits[stale] |= BIT["stale_address"]
     if "stale_owner" in ev.columns:
         bits[ev["stale_owner"].to_numpy()] |= BIT["stale_phone_owner"]
-    frame = pl.DataFrame({k: v for k, v in out.items()})
+    frame = pl.DataFrame(out)
     frame = frame.with_columns(
         person_id=ev["person_id"],
         unit_id=pl.Series(np.where(has_unit, uidx, -1)).replace(-1, None)

@@ -212,17 +212,15 @@ def social_events(world: World, sc: Scenario, rng: np.random.Generator, p: Perio
     adults = world.people.filter(age0 >= 14).select("person_id", age=age0)
     cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, value("social_older_factor"))
     prof = adults.filter(pl.Series(_covered(rng, adults.height, cov)))
-    day = rng.integers(0, p.days, prof.height)
-    ev = prof.select("person_id").with_columns(
-        observed_at=pl.Series(p.start + day.astype("timedelta64[D]")).cast(pl.Date)
-    )
-    # "lives in" was set when the profile was made and is updated only sometimes
-    made = ev.with_columns(
-        observed_at=pl.Series(p.start + (day * rng.random(len(day))).astype(np.int64).astype("timedelta64[D]")).cast(
-            pl.Date
-        )
-    )
-    stale = rng.random(ev.height) < cfg.stale
-    set_on = pl.select(pl.when(pl.Series(stale)).then(made["observed_at"]).otherwise(ev["observed_at"])).to_series()
-    units = unit_at(world, ev.with_columns(observed_at=set_on))
-    return ev.with_columns(units["unit_id"], stale=pl.Series(stale) & (set_on != ev["observed_at"]))
+    seen = rng.integers(0, p.days, prof.height)  # the day the profile is observed
+    made = (seen * rng.random(prof.height)).astype(np.int64)  # the day it was made, earlier
+    # "lives in" was set when the profile was made; only some profiles update it
+    stale = (rng.random(prof.height) < cfg.stale) & (made < seen)
+    set_on = np.where(stale, made, seen)
+
+    def dates(days: np.ndarray) -> pl.Series:
+        return pl.Series(p.start + days.astype("timedelta64[D]")).cast(pl.Date)
+
+    ev = prof.select("person_id").with_columns(observed_at=dates(seen))
+    units = unit_at(world, ev.with_columns(observed_at=dates(set_on)))
+    return ev.with_columns(units["unit_id"], stale=pl.Series(stale))
