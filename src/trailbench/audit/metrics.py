@@ -85,10 +85,3 @@ HARM = Metric(
     "residents of the group found behind wrong doors, per 10,000 residents of the group, per 100 cases",
 )
 HARM_NAME = "bystanders_per_10k_residents_per_100_cases"
-HEADLINE = (
-    "wrong_door_rate",
-    "people_at_wrong_door_per_100_cases",
-    "children_at_wrong_door_per_100_cases",
-    "false_links_per_case",
-    "people_drawn_in_per_case",
-)

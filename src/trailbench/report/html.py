@@ -117,44 +117,21 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     ref = card["reference_group"]
     groups = _group_levels(v)
     exposure = {e["system"]: e for e in card["exposure"]}
+    per_case = (
+        "people_at_wrong_door_per_100_cases",
+        "children_at_wrong_door_per_100_cases",
+        "false_links_per_case",
+        "people_drawn_in_per_case",
+    )
     headline = []
     for s in v.systems:
         st = card["systems"][s]
-        headline.append(
-            {
-                "system": s,
-                "state": st["state"],
-                "reason": st["reason"],
-                "cells": Markup("").join(
-                    [
-                        ci_cells(v.metric(s, "wrong_door_rate"), "wrong_door_rate", v.key(s, "wrong_door_rate")),
-                        cell(
-                            v.metric(s, "people_at_wrong_door_per_100_cases"),
-                            "people_at_wrong_door_per_100_cases",
-                            key=v.key(s, "people_at_wrong_door_per_100_cases"),
-                        ),
-                        cell(
-                            v.metric(s, "children_at_wrong_door_per_100_cases"),
-                            "children_at_wrong_door_per_100_cases",
-                            key=v.key(s, "children_at_wrong_door_per_100_cases"),
-                        ),
-                        cell(
-                            v.metric(s, "false_links_per_case"),
-                            "false_links_per_case",
-                            key=v.key(s, "false_links_per_case"),
-                        ),
-                        cell(
-                            v.metric(s, "people_drawn_in_per_case"),
-                            "people_drawn_in_per_case",
-                            key=v.key(s, "people_drawn_in_per_case"),
-                        ),
-                        cell(exposure.get(s), "exposure_share", "share", key=f"{s}|exposure"),
-                        cell(exposure.get(s), "exposure_share", "lo", key=f"{s}|exposure"),
-                        cell(exposure.get(s), "exposure_share", "hi", key=f"{s}|exposure"),
-                    ]
-                ),
-            }
+        cells = ci_cells(v.metric(s, "wrong_door_rate"), "wrong_door_rate", v.key(s, "wrong_door_rate"))
+        cells += Markup("").join(cell(v.metric(s, m), m, key=v.key(s, m)) for m in per_case)
+        cells += Markup("").join(
+            cell(exposure.get(s), "exposure_share", f, key=f"{s}|exposure") for f in ("share", "lo", "hi")
         )
+        headline.append({"system": s, "state": st["state"], "reason": st["reason"], "cells": cells})
     detail_metrics = [
         "correct_rate",
         "no_answer_rate",

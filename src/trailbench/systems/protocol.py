@@ -43,10 +43,6 @@ class AnswerError(ValueError):
     """An answer file that breaks the contract; the message says how."""
 
 
-def empty(task: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMAS[task])
-
-
 def write_answer(workdir: Path, system: str, task: str, df: pl.DataFrame) -> None:
     out = workdir / "answers" / system
     out.mkdir(parents=True, exist_ok=True)

@@ -87,4 +87,4 @@ def error_counts(truth: pl.DataFrame) -> dict[str, int]:
     return {k: int(((bits & BIT[k]) != 0).sum()) for k in ERROR_KINDS}
 
 
-__all__ = ["SOURCES", "Trails", "build_trails", "error_counts", "np"]
+__all__ = ["SOURCES", "Trails", "build_trails", "error_counts"]

@@ -6,8 +6,6 @@ tenure, foreign-born shares, and the name tables and naming conventions of each 
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import polars as pl
 
@@ -287,8 +285,3 @@ def _strings(name: str, values: np.ndarray) -> pl.Series:
 def _where_valid(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
     s = pl.Series(name, values)
     return pl.select(pl.when(pl.Series(valid)).then(s).otherwise(None).alias(name)).to_series()
-
-
-def age_at(dob: pl.Expr, when: date | pl.Expr) -> pl.Expr:
-    w = pl.lit(when) if isinstance(when, date) else when
-    return ((w - dob).dt.total_days() / 365.25).floor().cast(pl.Int64)

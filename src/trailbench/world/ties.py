@@ -23,7 +23,6 @@ KINDS = (
     "friend",
     "acquaintance",
 )
-FAMILY = frozenset(KINDS[:4])
 
 
 def _pairs_within(groups: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
