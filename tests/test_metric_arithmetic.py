@@ -120,12 +120,17 @@ def test_bootstrap_interval_covers_a_known_proportion() -> None:
     assert lo[0] < point[0] < hi[0]
 
 
-def test_exposure_counts_distinct_people_per_replicate() -> None:
+def test_exposure_attributes_shared_people_in_parts() -> None:
     from trailbench.audit.scorecard import exposure_replicates
 
     drawn = pl.DataFrame({"case_id": ["A", "A", "B", "C"], "person_id": [100, 101, 101, 102]})
     w = np.array([[3.0, 0, 0], [0, 0, 3], [1, 1, 1], [0, 3, 0]])
     n, reps = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), w)
     assert n == 3
-    # only A: 100 and 101; only C: 102; all: three; only B: 101
-    assert reps.tolist() == [2.0, 1.0, 3.0, 1.0]
+    # person 101 is shared by A and B: half to each. Case parts: A 1.5, B 0.5, C 1.0 (sum 3)
+    assert reps.tolist() == [4.5, 3.0, 3.0, 1.5]
+    # unbiased: the mean over many resamples is the distinct count
+    from trailbench.audit.bootstrap import weights
+
+    _, many = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), weights(np.random.default_rng(3), 3, 20000))
+    assert many.mean() == pytest.approx(3.0, rel=0.02)

@@ -98,6 +98,17 @@ def test_scorecard_validates_and_carries_provenance(first: Path) -> None:
     assert card["explained_cases"] and all(c["chain"] for c in card["explained_cases"])
 
 
+def test_intervals_hold_their_estimates(first: Path) -> None:
+    """Every interval contains its point estimate (a biased replicate statistic would not)."""
+    card = json.loads((first / "scorecard.json").read_text())
+    rows = [(m["value"], m["lo"], m["hi"]) for m in card["metrics"]]
+    rows += [(d["ratio"], d["lo"], d["hi"]) for d in card["disparities"]]
+    rows += [(e["share"], e["lo"], e["hi"]) for e in card["exposure"]]
+    checked = [(v, lo, hi) for v, lo, hi in rows if None not in (v, lo, hi)]
+    assert len(checked) > 500
+    assert [r for r in checked if not r[1] - 1e-9 <= r[0] <= r[2] + 1e-9] == []
+
+
 def test_invalid_scorecard_is_rejected(first: Path) -> None:
     import jsonschema
 
