@@ -136,3 +136,36 @@ def test_cli_run_prints_the_summary(first: Path, scenario_file: Path) -> None:
     for name in ("exact", "splink", "broker"):
         assert name in result.output
     assert "wrong-door" in result.output and "scorecard.json" in result.output
+
+
+def test_a_killed_run_leaves_no_system_running(scenario_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "trailbench.cli", "run", str(scenario_file), "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = run / ".stages" / "system-exact.json"
+    deadline = time.time() + 120
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists()
+    time.sleep(0.5)  # the splink child is running now
+    assert _systems_running("trailbench-splink-"), "expected the splink system to be running"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    assert _systems_running("trailbench-splink-") == []
+
+
+def _systems_running(marker: str) -> list[int]:
+    """Pids of live trailbench system processes whose command line contains ``marker``."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (d / "stat").read_text().split()[2]
+        except OSError:
+            continue
+        if "trailbench.systems.child" in cmd and marker in cmd and state != "Z":
+            found.append(int(d.name))
+    return found

@@ -9,6 +9,7 @@ systems, and nothing already written is touched.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -48,10 +49,19 @@ def command(name: str, sc: Scenario) -> list[str]:
     return [sys.executable, "-m", "trailbench.systems.child", name]
 
 
+PR_SET_PDEATHSIG = 1
+
+
 def _limits(memory_mb: int) -> Any:
+    """Runs in the child before it starts the system: the memory limit, and (on Linux) death
+    with its parent, so a killed run leaves no system running on its own."""
+
     def apply() -> None:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return apply
 
