@@ -153,6 +153,10 @@ def test_a_killed_run_leaves_no_system_running(scenario_file: Path, tmp_path: Pa
     proc.wait()
     time.sleep(1.0)
     assert _systems_running("trailbench-splink-") == []
+    from trailbench.systems.runner import clean_orphan_sandboxes
+
+    assert clean_orphan_sandboxes() >= 1  # the killed run's working directories are removed
+    assert clean_orphan_sandboxes() == 0
 
 
 def _systems_running(marker: str) -> list[int]:

@@ -17,7 +17,7 @@ from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
 from trailbench.scenario import Scenario, ScenarioError
 from trailbench.systems.registry import python_systems
-from trailbench.systems.runner import run_system
+from trailbench.systems.runner import clean_orphan_sandboxes, run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
 
@@ -106,6 +106,7 @@ def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Pr
 
 def systems_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> dict[str, dict[str, Any]]:
     """Run each system not already answered for this configuration; return every status."""
+    clean_orphan_sandboxes()
     statuses = {}
     for name in sc.systems.run:
         stage = f"system-{name}"

@@ -33,8 +33,27 @@ PUBLIC = ("trails", "docket")
 LOG_TAIL = 4000
 
 
+SANDBOX_PREFIX = "trailbench-"
+OWNER = ".trailbench-owner"
+
+
+def clean_orphan_sandboxes() -> int:
+    """Remove working directories left by runs that were killed (their owner process is gone)."""
+    removed = 0
+    for box in Path(tempfile.gettempdir()).glob(f"{SANDBOX_PREFIX}*"):
+        try:
+            pid = int((box / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        if not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(box, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def _sandbox(run: Path, name: str, sc: Scenario) -> Path:
-    box = Path(tempfile.mkdtemp(prefix=f"trailbench-{name}-"))
+    box = Path(tempfile.mkdtemp(prefix=f"{SANDBOX_PREFIX}{name}-"))
+    (box / OWNER).write_text(str(os.getpid()))
     for part in PUBLIC:
         shutil.copytree(run / part, box / part)
     (box / "answers" / name).mkdir(parents=True)
