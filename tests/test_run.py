@@ -65,8 +65,8 @@ def test_scorecard_is_byte_identical_across_runs(first: Path, scenario_file: Pat
             )
 
 
-def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_file: Path, tmp_path: Path) -> None:
-    run = tmp_path / "interrupted"
+def _run_until_splink_starts(scenario_file: Path, run: Path) -> subprocess.Popen[bytes]:
+    """Start ``trailbench run`` in its own process group; return once ``exact`` has finished."""
     cmd = [sys.executable, "-m", "trailbench.cli", "run", str(scenario_file), "--out", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     marker = run / ".stages" / "system-exact.json"
@@ -74,6 +74,12 @@ def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_fil
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert marker.exists(), "the run never reached the systems stage"
+    return proc
+
+
+def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "interrupted"
+    proc = _run_until_splink_starts(scenario_file, run)
     os.killpg(proc.pid, signal.SIGKILL)  # kill mid-way: splink is running now
     proc.wait()
     assert not (run / "scorecard.json").exists()
@@ -139,14 +145,7 @@ def test_cli_run_prints_the_summary(first: Path, scenario_file: Path) -> None:
 
 
 def test_a_killed_run_leaves_no_system_running(scenario_file: Path, tmp_path: Path) -> None:
-    run = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "trailbench.cli", "run", str(scenario_file), "--out", str(run)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = run / ".stages" / "system-exact.json"
-    deadline = time.time() + 120
-    while not marker.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert marker.exists()
+    proc = _run_until_splink_starts(scenario_file, tmp_path / "killed")
     time.sleep(0.5)  # the splink child is running now
     assert _systems_running("trailbench-splink-"), "expected the splink system to be running"
     os.killpg(proc.pid, signal.SIGKILL)
