@@ -20,7 +20,8 @@ WORDS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=20)
 def test_typo_is_one_edit(word: str, seed: int) -> None:
     out = typo(np.random.default_rng(seed), word, np.array([0.59, 0.16, 0.10, 0.02]) / 0.87)
     assert DamerauLevenshtein.distance(word, out) <= 1
-    assert out != word or len(set(word)) == 1  # a transposition of equal letters leaves it unchanged
+    # only a transposition of two equal neighbours leaves a word unchanged
+    assert out != word or any(a == b for a, b in zip(word, word[1:], strict=False))
 
 
 @settings(max_examples=50)
