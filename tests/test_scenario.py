@@ -19,13 +19,13 @@ BAD = {
     "rate above one": ("[housing]\nrenter_move_rate = 1.5\n", "housing.renter_move_rate: Input should be less"),
     "mix not summing": (
         "[world.group_mix]\nhispanic = 0.9\nwhite = 0.9\nblack = 0.1\napi = 0.1\naian = 0\nmulti = 0\n",
-        "world.group_mix must sum to 1",
+        "world.group_mix: shares must sum to 1",
     ),
     "mix missing group": ("[world.group_mix]\nhispanic = 1.0\n", "world.group_mix.white: Field required"),
     "bad structure": ('[names]\nstructure = "none"\n', "names.structure: Input should be 'cited' or 'flat'"),
     "aging reversed": (
         "[phones]\naging_min_days = 90\naging_max_days = 45\n",
-        "aging_max_days must be >= aging_min_days",
+        "phones.aging_max_days: must be >= phones.aging_min_days",
     ),
     "bad date": ('[world]\nstart = "2015-13-01"\n', "world.start:"),
     "negative seed": ("seed = -1\n", "seed: Input should be greater than or equal to 0"),
