@@ -1,4 +1,10 @@
-"""Atomic, deterministic writes into the run directory."""
+"""Atomic, deterministic writes into the run directory.
+
+Every file is written to a temporary file beside its target and renamed into place only when
+complete, so an interrupted write never leaves a half-written file under the final name. Files
+get the mode an ordinary ``open`` would give them (``0o666`` less the umask) and directories
+``0o777`` less the umask, so a run directory can be shared as the user's umask allows.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +18,44 @@ from typing import Any
 
 import polars as pl
 
+TMP_SUFFIX = ".tmp"
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where possible (``os.umask`` can only be read
+    by setting it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & 0o777
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # at import, before this module starts any thread
+    os.umask(mask)
+    return mask & 0o777
+
+
+UMASK = _read_umask()
+FILE_MODE = 0o666 & ~UMASK
+DIR_MODE = 0o777 & ~UMASK
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp creates 0o600; writers below reopen the file, keeping its mode
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        tmp_path.unlink(missing_ok=True)
 
 
 def write_parquet(df: pl.DataFrame, path: Path) -> None:
