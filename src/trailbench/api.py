@@ -57,10 +57,14 @@ def run(
     seed: int | None = None,
     systems: list[str] | None = None,
     note: Progress = lambda s: None,
+    sandbox: bool = True,
 ) -> Results:
-    """Run the whole audit (reusing cached stages) and return its results."""
+    """Run the whole audit (reusing cached stages) and return its results.
+
+    ``sandbox=False`` runs every system without isolation (where bubblewrap cannot be used and
+    command systems or plug-ins must run anyway); the scorecard and the report say so."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sc = with_overrides(sc, seed, systems)
     run_dir = Path(out) if out is not None else default_run_dir(sc)
-    card = run_all(sc, run_dir, note=note)
+    card = run_all(sc, run_dir, note=note, use_sandbox=sandbox)
     return Results(run_dir, card)

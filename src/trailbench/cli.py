@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +16,7 @@ from trailbench.api import with_overrides
 from trailbench.pipeline import check_systems, default_run_dir, make_world, run_all
 from trailbench.report.compare import render_compare
 from trailbench.report.html import render_report
+from trailbench.resources import check_resources
 from trailbench.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -29,12 +30,22 @@ def main() -> None:
     """trailbench: measures how often people-finding systems are wrong, and who pays for it."""
 
 
+def _say(text: str, style: str) -> None:
+    """Print ``text`` literally: no Rich markup or emoji codes (names like ``[/red]`` stay as typed), no wrapping."""
+    console.print(text, style=style, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def _fail(err: Exception | str) -> NoReturn:
+    """Print the error in red, as given, and exit with status 2 (a usage error; no traceback)."""
+    _say(str(err), "red")
+    raise typer.Exit(2)
+
+
 def _load(spec: str, seed: int | None) -> Any:
     try:
         return load_scenario(spec, seed=seed)
     except ScenarioError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
+        _fail(err)
 
 
 @contextmanager
@@ -63,9 +74,16 @@ def world(
 ) -> None:
     """Generate the synthetic world and its trails, and print a summary."""
     sc = _load(scenario, seed)
+    try:
+        check_resources(sc, audit=False)
+    except ScenarioError as err:
+        _fail(err)
     run = out or default_run_dir(sc)
-    with stage_progress(2) as note:
-        summary = make_world(sc, run, workers=workers, note=note, fresh=fresh)
+    try:
+        with stage_progress(2) as note:
+            summary = make_world(sc, run, workers=workers, note=note, fresh=fresh)
+    except ScenarioError as err:
+        _fail(err)
     print_world_summary(summary, run)
 
 
@@ -78,6 +96,14 @@ def run(
     workers: Annotated[
         int | None, typer.Option(min=1, help="threads for emitting sources (default: up to 4; results do not change)")
     ] = None,
+    no_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--no-sandbox",
+            help="run every system without isolation (where bubblewrap cannot be used); "
+            "the scorecard and report say so",
+        ),
+    ] = False,
 ) -> None:
     """Run the audit: world, trails, docket, systems, outcomes, scorecard (cached stages reused)."""
     sc = _load(scenario, seed)
@@ -85,17 +111,18 @@ def run(
         try:
             sc = with_overrides(sc, systems=[s.strip() for s in systems.split(",") if s.strip()])
         except ScenarioError as err:
-            console.print(f"[red]{err}[/red]")
-            raise typer.Exit(2) from None
+            _fail(err)
     run_dir = out or default_run_dir(sc)
     steps = 6 + len(sc.systems.run)
     try:
-        check_systems(sc)
+        check_systems(sc, use_sandbox=not no_sandbox)
     except ScenarioError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
-    with stage_progress(steps) as note:
-        card = run_all(sc, run_dir, workers=workers, note=note)
+        _fail(err)
+    try:
+        with stage_progress(steps) as note:
+            card = run_all(sc, run_dir, workers=workers, note=note, use_sandbox=not no_sandbox)
+    except ScenarioError as err:  # the run directory is busy, or a check failed
+        _fail(err)
     print_run_summary(card, run_dir)
 
 
@@ -106,8 +133,7 @@ def report(
 ) -> None:
     """Re-render report.html from a run's scorecard."""
     if not (run_dir / "scorecard.json").exists():
-        console.print(f"[red]{run_dir}: no scorecard.json; run `trailbench run` into this directory first[/red]")
-        raise typer.Exit(2)
+        _fail(f"{run_dir}: no scorecard.json; run `trailbench run` into this directory first")
     path = render_report(run_dir, out)
     console.print(f"report: {path}")
 
@@ -122,8 +148,7 @@ def compare(
     try:
         path, rows = render_compare(run_a, run_b, out)
     except FileNotFoundError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
+        _fail(err)
     table = Table(title=f"A: {run_a}  vs  B: {run_b}")
     for col in ("system", "figure", "slice", "A [95% CI]", "B [95% CI]", "B − A", "overlap"):
         table.add_column(col)
@@ -186,7 +211,9 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
     console.print(table)
     for name, st in card["systems"].items():
         if st["state"] != "ok":
-            console.print(f"[yellow]{name}: {st['state']}: {st['reason']}[/yellow]")
+            _say(f"{name}: {st['state']}: {st['reason']}", "yellow")
+        if st.get("isolation", {}).get("kind") == "none":
+            _say(f"{name}: ran without isolation (--no-sandbox); its figures prove nothing", "yellow")
     console.print(f"scorecard: {run_dir / 'scorecard.json'}")
     console.print(f"report:    {run_dir / 'report.html'}")
 

@@ -1,63 +1,100 @@
-"""Stages and the run directory (DESIGN §2): each stage writes atomically and is cached by hash."""
+"""Stages and the run directory (DESIGN §2): each stage writes atomically and is cached by hash.
+
+A run holds the run directory's lock throughout (:mod:`trailbench.rundir`). Each stage's
+marker records its configuration hash and the sha256 and size of every file it wrote; a stage
+is reused only if all of them still verify, and is otherwise built again (generation is
+deterministic, so what was built downstream of it stays valid).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from trailbench.audit.scorecard import TIMINGS
 from trailbench.audit.stage import audit
 from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
-from trailbench.scenario import Scenario, ScenarioError
-from trailbench.systems.registry import python_systems
-from trailbench.systems.runner import clean_orphan_sandboxes, run_system
+from trailbench.resources import check_resources
+from trailbench.rundir import (
+    check_stage,
+    clear_run_dir,
+    digest,
+    lock_run_dir,
+    mark_stage,
+    recorded_files,
+    unmark_stage,
+)
+from trailbench.scenario import Scenario
+from trailbench.systems.registry import Resolved
+from trailbench.systems.runner import clean_orphan_sandboxes, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
 
 Progress = Callable[[str], None]
+
+WORLD_FILES = tuple(f"world/{name}.parquet" for name in TABLES)
+TRAILS_FILES = (
+    "trails/records.parquet",
+    "trails/record_links.parquet",
+    "trails/address_register.parquet",
+    "truth/records.parquet",
+)
+DOCKET_FILES = ("docket/cases.parquet", "truth/cases.parquet")
+# files that describe the whole run; they go when the run directory is given another scenario
+RESULTS = ("scorecard.json", "report.html")
 
 
 def default_run_dir(sc: Scenario, root: Path = Path("runs")) -> Path:
     return root / f"{sc.name}-{sc.hash8}"
 
 
-def _marker(run: Path, stage: str) -> Path:
-    return run / ".stages" / f"{stage}.json"
-
-
 def stage_done(run: Path, sc: Scenario, stage: str) -> bool:
-    m = _marker(run, stage)
-    if not m.exists():
-        return False
-    return bool(json.loads(m.read_text()).get("hash") == sc.stage_hash(stage))
+    """The stage's outputs in ``run`` are for this configuration and verify against its marker."""
+    return check_stage(run, stage, sc.stage_hash(stage)).ok
 
 
-def _mark(run: Path, sc: Scenario, stage: str, extra: dict[str, Any] | None = None) -> None:
-    write_json({"stage": stage, "hash": sc.stage_hash(stage), **(extra or {})}, _marker(run, stage))
+def _reuse(run: Path, stage: str, config_hash: str, label: str, building: str, note: Progress, **kw: Any) -> bool:
+    """Check ``stage``; note whether it is reused or why it is built again (one note either way)."""
+    chk = check_stage(run, stage, config_hash, **kw)
+    if chk.ok:
+        note(f"{label}: cached")
+        return True
+    note(f"{label}: {chk.reason}; rebuilding" if chk.reason else f"{label}: {building}")
+    unmark_stage(run, stage)
+    return False
 
 
 def _prepare(run: Path, sc: Scenario) -> None:
-    run.mkdir(parents=True, exist_ok=True)
-    write_text(sc.to_toml(), run / "scenario.toml")
+    """Write ``scenario.toml`` (the lock is held). If it changes, the results of the previous
+    scenario go first, so the directory never shows one scenario beside another's scorecard."""
+    toml = sc.to_toml()
+    path = run / "scenario.toml"
+    try:
+        old = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        old = None
+    if old != toml:
+        unmark_stage(run, "audit")
+        for name in RESULTS:
+            (run / name).unlink(missing_ok=True)
+    write_text(toml, path)
 
 
 def world_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> World:
-    if stage_done(run, sc, "world"):
-        note("world: cached")
+    if _reuse(run, "world", sc.stage_hash("world"), "world", "generating", note):
         return load_world(run)
-    note("world: generating")
-    _marker(run, "world").unlink(missing_ok=True)
     w = build_world(sc)
     for name, df in w.tables().items():
         write_parquet(df, run / "world" / f"{name}.parquet")
-    _mark(run, sc, "world")
+    mark_stage(run, "world", sc.stage_hash("world"), [run / f for f in WORLD_FILES])
     return w
 
 
@@ -66,17 +103,14 @@ def load_world(run: Path) -> World:
 
 
 def trails_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> Trails:
-    if stage_done(run, sc, "trails"):
-        note("trails: cached")
+    if _reuse(run, "trails", sc.stage_hash("trails"), "trails", "emitting records", note):
         return load_trails(run)
-    note("trails: emitting records")
-    _marker(run, "trails").unlink(missing_ok=True)
     t = build_trails(world, sc, workers=workers)
     write_parquet(t.records, run / "trails" / "records.parquet")
     write_parquet(t.record_links, run / "trails" / "record_links.parquet")
     write_parquet(t.address_register, run / "trails" / "address_register.parquet")
     write_parquet(t.truth_records, run / "truth" / "records.parquet")
-    _mark(run, sc, "trails")
+    mark_stage(run, "trails", sc.stage_hash("trails"), [run / f for f in TRAILS_FILES])
     return t
 
 
@@ -90,36 +124,65 @@ def load_trails(run: Path) -> Trails:
 
 
 def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Progress = lambda s: None) -> Docket:
-    if stage_done(run, sc, "docket"):
-        note("docket: cached")
+    if _reuse(run, "docket", sc.stage_hash("docket"), "docket", "sampling cases", note):
         return Docket(
             pl.read_parquet(run / "docket" / "cases.parquet"), pl.read_parquet(run / "truth" / "cases.parquet")
         )
-    note("docket: sampling cases")
-    _marker(run, "docket").unlink(missing_ok=True)
     d = build_docket(sc, world, trails)
     write_parquet(d.cases, run / "docket" / "cases.parquet")
     write_parquet(d.truth, run / "truth" / "cases.parquet")
-    _mark(run, sc, "docket")
+    mark_stage(run, "docket", sc.stage_hash("docket"), [run / f for f in DOCKET_FILES])
     return d
 
 
-def systems_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> dict[str, dict[str, Any]]:
+def _files_under(run: Path, top: Path) -> list[Path]:
+    """Every regular file below ``top`` (recursively), sorted."""
+    found = [Path(d) / n for d, _, names in os.walk(top) for n in names]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
+
+
+Plan = dict[str, tuple[Resolved, dict[str, Any]]]
+
+
+def system_key(sc: Scenario, name: str, resolved: Resolved, isolation: dict[str, Any]) -> str:
+    """A system's answers depend on the scenario's systems settings, what the system is, and how
+    it was isolated (answers from an unisolated run are never reused for an isolated one)."""
+    text = json.dumps([sc.stage_hash("systems"), name, resolved.provenance, isolation["kind"]], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def systems_stage(
+    run: Path, sc: Scenario, note: Progress = lambda s: None, systems: Plan | None = None
+) -> dict[str, dict[str, Any]]:
     """Run each system not already answered for this configuration; return every status."""
     clean_orphan_sandboxes()
+    resolved = systems if systems is not None else plan(sc)
     statuses = {}
     for name in sc.systems.run:
         stage = f"system-{name}"
-        marker = _marker(run, stage)
-        if marker.exists() and json.loads(marker.read_text()).get("hash") == sc.stage_hash("systems"):
-            note(f"system {name}: cached")
+        key = system_key(sc, name, *resolved[name])
+        if _reuse(run, stage, key, f"system {name}", "running", note):
             statuses[name] = json.loads((run / "answers" / name / "status.json").read_text())
             continue
-        note(f"system {name}: running")
-        marker.unlink(missing_ok=True)
-        statuses[name] = run_system(name, run, sc)
-        write_json({"stage": stage, "hash": sc.stage_hash("systems")}, marker)
+        statuses[name] = run_system(name, run, sc, resolved=resolved[name])
+        mark_stage(run, stage, key, _files_under(run, run / "answers" / name))
     return statuses
+
+
+def _audit_inputs(run: Path, sc: Scenario, statuses: dict[str, dict[str, Any]]) -> str:
+    """What the audit read besides the deterministic stages: each system's answers (their
+    checksums) and status (less its timings). A system run again with other answers means the
+    audit is done again."""
+    answers = {
+        name: {
+            rel: rec.get("sha256") if isinstance(rec, dict) else None
+            for rel, rec in recorded_files(run, f"system-{name}").items()
+            if rel.endswith(".parquet")
+        }
+        for name in sc.systems.run
+    }
+    untimed = {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()}
+    return digest({"answers": answers, "statuses": untimed})
 
 
 def audit_stage(
@@ -131,27 +194,21 @@ def audit_stage(
     statuses: dict[str, dict[str, Any]],
     note: Progress = lambda s: None,
 ) -> dict[str, Any]:
-    if stage_done(run, sc, "audit") and (run / "scorecard.json").exists():
-        note("audit: cached")
+    inputs = _audit_inputs(run, sc, statuses)
+    if _reuse(run, "audit", sc.stage_hash("audit"), "audit", "scoring answers", note, inputs=inputs):
         return dict(json.loads((run / "scorecard.json").read_text()))
-    note("audit: scoring answers")
-    _marker(run, "audit").unlink(missing_ok=True)
+    for old in sorted((run / "outcomes").glob("*.parquet")):  # none of a previous audit's tables may linger
+        old.unlink()
     card = audit(run, sc, world, trails, docket.truth, statuses)
-    _mark(run, sc, "audit")
+    outputs = [run / "scorecard.json", run / "scenario.toml", *sorted((run / "outcomes").glob("*.parquet"))]
+    mark_stage(run, "audit", sc.stage_hash("audit"), outputs, inputs=inputs)
     return card
 
 
-def check_systems(sc: Scenario) -> None:
-    """Every system named in ``systems.run`` is a registered Python system or has a command line."""
-    known = set(python_systems()) | set(sc.systems.commands)
-    unknown = [n for n in sc.systems.run if n not in known]
-    if unknown:
-        raise ScenarioError(
-            f"systems.run: unknown system(s) {', '.join(unknown)}; registered: {', '.join(sorted(python_systems()))}; "
-            "or give a command line under [systems.commands]"
-        )
-    if len(set(sc.systems.run)) != len(sc.systems.run):
-        raise ScenarioError("systems.run: a system is listed twice; list each once")
+def check_systems(sc: Scenario, use_sandbox: bool = True) -> Plan:
+    """Every system in ``systems.run`` is registered or has a command line, and can be isolated
+    here (or the user opted out); raised before any stage runs."""
+    return plan(sc, use_sandbox)
 
 
 def default_workers() -> int:
@@ -159,17 +216,27 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def run_all(sc: Scenario, run: Path, workers: int | None = None, note: Progress = lambda s: None) -> dict[str, Any]:
-    """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages."""
-    check_systems(sc)
-    _prepare(run, sc)
-    w = world_stage(run, sc, note)
-    t = trails_stage(run, sc, w, workers or default_workers(), note)
-    d = docket_stage(run, sc, w, t, note)
-    statuses = systems_stage(run, sc, note)
-    card = audit_stage(run, sc, w, t, d, statuses, note)
-    note("report: rendering")
-    render_report(run)
+def run_all(
+    sc: Scenario,
+    run: Path,
+    workers: int | None = None,
+    note: Progress = lambda s: None,
+    use_sandbox: bool = True,
+) -> dict[str, Any]:
+    """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages.
+
+    Raises :class:`trailbench.rundir.RunDirBusy` at once if another run holds ``run``."""
+    systems = check_systems(sc, use_sandbox)
+    check_resources(sc)
+    with lock_run_dir(run):
+        _prepare(run, sc)
+        w = world_stage(run, sc, note)
+        t = trails_stage(run, sc, w, workers or default_workers(), note)
+        d = docket_stage(run, sc, w, t, note)
+        statuses = systems_stage(run, sc, note, systems)
+        card = audit_stage(run, sc, w, t, d, statuses, note)
+        note("report: rendering")
+        render_report(run)
     return card
 
 
@@ -190,11 +257,12 @@ def make_world(
     sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None, fresh: bool = False
 ) -> dict[str, Any]:
     """World and trails into ``run``; returns the summary (also written to ``run``)."""
-    if fresh and run.exists():
-        shutil.rmtree(run)
-    _prepare(run, sc)
-    w = world_stage(run, sc, note)
-    t = trails_stage(run, sc, w, workers, note)
-    summary = world_summary(w, t)
-    write_json(summary, run / "world_summary.json")
+    with lock_run_dir(run):
+        if fresh:
+            clear_run_dir(run)
+        _prepare(run, sc)
+        w = world_stage(run, sc, note)
+        t = trails_stage(run, sc, w, workers, note)
+        summary = world_summary(w, t)
+        write_json(summary, run / "world_summary.json")
     return summary

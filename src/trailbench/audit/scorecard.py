@@ -21,8 +21,9 @@ from trailbench.audit.cases import STRATA
 from trailbench.audit.metrics import HARM, HARM_NAME, METRICS
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
+from trailbench.systems.registry import shadowed_plugins
 
-TIMINGS = ("wall_s", "compute_s")  # kept in status.json, never in the scorecard (not reproducible)
+TIMINGS = ("wall_s", "compute_s", "peak_memory_mb")  # kept in status.json, never in the scorecard (not reproducible)
 DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2", "rapidfuzz")
 
 
@@ -208,6 +209,7 @@ def build_scorecard(
             "by_group": dict(zip(docket_groups["group"].to_list(), docket_groups["len"].to_list(), strict=True)),
         },
         "systems": {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()},
+        "ignored_plugins": shadowed_plugins(),
         "definitions": {k: m.definition for k, m in METRICS.items()} | {HARM_NAME: HARM.definition},
         "metrics": metrics,
         "disparities": disparities,

@@ -132,6 +132,16 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             cell(exposure.get(s), "exposure_share", f, key=f"{s}|exposure") for f in ("share", "lo", "hi")
         )
         headline.append({"system": s, "state": st["state"], "reason": st["reason"], "cells": cells})
+    isolation = [
+        {
+            "system": s,
+            "isolation": isolation_text(card["systems"][s].get("isolation", {})),
+            "unisolated": card["systems"][s].get("isolation", {}).get("kind") in ("none", None),
+            "provenance": provenance_text(card["systems"][s].get("provenance", {})),
+            "limits": card["systems"][s].get("limits", {}),
+        }
+        for s in v.systems
+    ]
     detail_metrics = [
         "correct_rate",
         "no_answer_rate",
@@ -266,6 +276,8 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "systems": v.systems,
         "reference": ref,
         "headline": headline,
+        "isolation": isolation,
+        "ignored_plugins": card.get("ignored_plugins", []),
         "details": details,
         "detail_metrics": detail_metrics,
         "group_sections": group_sections,
@@ -286,6 +298,24 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "scenario_toml": sc.to_toml(),
         "harm_name": HARM_NAME,
     }
+
+
+def isolation_text(iso: dict[str, Any]) -> str:
+    kind = iso.get("kind")
+    if kind == "bubblewrap":
+        return f"sandboxed (bubblewrap {iso.get('version', '')}; namespaces: {', '.join(iso.get('namespaces', []))})"
+    if kind == "process":
+        return f"a process of its own, no namespaces: {iso.get('note', '')}"
+    return "ran without isolation"
+
+
+def provenance_text(prov: dict[str, Any]) -> str:
+    if prov.get("kind") == "command":
+        return f"command line: {prov.get('command', '')}"
+    if prov.get("kind") in ("reference", "plugin"):
+        what = "reference system" if prov["kind"] == "reference" else "plug-in"
+        return f"{what}: {prov.get('entry_point', '')} from {prov.get('distribution', '')} {prov.get('version', '')}"
+    return "unknown"
 
 
 def environment() -> Environment:
