@@ -8,8 +8,13 @@ import pytest
 
 from trailbench.pipeline import make_world
 from trailbench.scenario import Scenario, parse_scenario
+from trailbench.systems.sandbox import bubblewrap
 from trailbench.trails import Trails, build_trails
 from trailbench.world import World, build_world
+
+# The project's own fake command systems run sandboxed where bubblewrap can be used, and
+# without isolation elsewhere (a machine without it would otherwise refuse them).
+SANDBOX = bubblewrap().usable
 
 
 def small_scenario(**over: object) -> Scenario:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import small_scenario
+from conftest import SANDBOX, small_scenario
 
 from trailbench.pipeline import run_all
 
@@ -29,7 +29,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
             "timeout_s": 3,
         },
     )
-    card = run_all(sc, run)
+    card = run_all(sc, run, use_sandbox=SANDBOX)
     return run, card
 
 
@@ -83,3 +83,24 @@ def test_nothing_already_written_is_lost(faulty: tuple[Path, dict]) -> None:
         "scorecard.json",
     ):
         assert (run / part).stat().st_size > 0, part
+
+
+def test_markup_and_escapes_from_a_system_reach_the_console_as_text(tmp_path: Path) -> None:
+    """A crash whose last line carries Rich markup, terminal escapes and NUL: the CLI prints it
+    literally and finishes (it used to raise a markup error after the run)."""
+    from typer.testing import CliRunner
+
+    from trailbench.cli import app
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sys\nprint('[/red][bold]x \\x1b[31mred\\x00 \\x1b]0;title\\x07')\nsys.exit(3)\n")
+    (tmp_path / "s.toml").write_text(
+        f'name = "markup"\n[world]\npeople = 2000\ntowns = 3\n[docket]\ncases = 30\n[audit]\nbootstrap = 50\n'
+        f'[systems]\nrun = ["exact", "bad"]\n[systems.commands]\nbad = "{sys.executable} {bad}"\n'
+    )
+    args = ["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, args if SANDBOX else [*args, "--no-sandbox"])
+    assert result.exit_code == 0, result.output
+    assert "bad: crashed: exit code 3: [/red][bold]x [31mred ]0;title" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\x00" not in result.output

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import small_scenario
+from conftest import SANDBOX, small_scenario
 
 from trailbench.pipeline import run_all
 from trailbench.report.html import fmt, render_report
@@ -60,7 +60,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "commands": {"markup": f"{sys.executable} {FAKES / 'markup.py'}"},
         },
     )
-    run_all(sc, r)
+    run_all(sc, r, use_sandbox=SANDBOX)
     return r
 
 

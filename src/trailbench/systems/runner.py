@@ -235,7 +235,7 @@ def run_system(
                 start_new_session=True,
                 preexec_fn=_preexec(limit, mem, out_b),
             )
-        except OSError as err:
+        except (OSError, subprocess.SubprocessError) as err:
             status.update(state="failed-to-start", reason=clean_text(str(err), 300))
         else:
             assert proc.stdout is not None
