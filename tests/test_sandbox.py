@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from conftest import small_scenario
 from trailbench.pipeline import run_all
 from trailbench.scenario import ScenarioError, parse_scenario
 from trailbench.systems import sandbox
-from trailbench.systems.runner import SystemRefused
+from trailbench.systems.runner import SystemRefused, clean_orphan_sandboxes
 
 HOSTILE = Path(__file__).parent / "hostile_systems"
 BW = sandbox.bubblewrap()
@@ -322,3 +323,24 @@ def test_a_killed_run_leaves_no_process_behind(tmp_path: Path) -> None:
     while alive() and time.time() < deadline:
         time.sleep(0.1)
     assert alive() == []
+    # what the killed run left on disk (its work directory, its control group) is named by its
+    # pid and removed by the next run's systems stage
+    clean_orphan_sandboxes()
+    tag = f"trailbench-{proc.pid}-"
+    groups = (
+        [d for d in Path("/sys/fs/cgroup").rglob(f"{tag}*") if d.is_dir()] if Path("/sys/fs/cgroup").is_dir() else []
+    )
+    assert groups == []
+    boxes = [b for b in Path(tempfile.gettempdir()).glob("trailbench-*") if (b / ".trailbench-owner").exists()]
+    assert all((b / ".trailbench-owner").read_text() != str(proc.pid) for b in boxes)
+
+
+def test_a_relative_run_directory_works(
+    clean: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(clean[0], tmp_path / "rel")
+    (tmp_path / "rel" / ".stages" / "system-exact.json").unlink()
+    monkeypatch.chdir(tmp_path)
+    card = run_all(scenario({}, ["exact"]), Path("rel"))  # type: ignore[arg-type]
+    assert card["systems"]["exact"]["state"] == "ok"
+    assert digest(tmp_path / "rel") == digest(clean[0])

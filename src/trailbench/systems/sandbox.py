@@ -151,7 +151,8 @@ def argv(
 ) -> list[str]:
     """The bubblewrap command line that runs ``command`` (which gets ``/sandbox`` last)."""
     assert bwrap.path is not None
-    forbidden = [run.resolve(), answers.resolve().parent]
+    run, answers, config = run.resolve(), answers.resolve(), config.resolve()  # bubblewrap starts elsewhere
+    forbidden = [run, answers.parent]
     args = [bwrap.path, *FLAGS, "--clearenv"]
     env = {**ENV, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     if pythonpath:
