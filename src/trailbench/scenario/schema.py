@@ -1,131 +1,36 @@
-"""Scenario: the validated configuration of one audit, its presets, loading and hashing.
+"""The scenario schema: one model per section of a scenario file, and :class:`Scenario` itself.
 
-Every numeric parameter is declared with :func:`param`, which records its source (or the
-label "assumption"); :func:`parameter_table` lists them all, and a test fails if any
-parameter lacks one.
+Every numeric parameter is declared with :func:`~trailbench.scenario.types.param`, which records
+its source (or the label "assumption"); :func:`~trailbench.scenario.table.parameter_table` lists
+them all, and a test fails if any parameter lacks one. Hashing lives here too: a stage's hash
+covers the sections it reads (``STAGE_SECTIONS``), the seed, the version and its parent stage.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
-import tomllib
 from datetime import date
-from importlib import resources
-from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
 from trailbench import __version__
+from trailbench.scenario.types import (
+    GROUPS,
+    Command,
+    Name,
+    Probabilities3,
+    Problem,
+    Rate,
+    Section,
+    Seed,
+    Weights4,
+    param,
+)
+from trailbench.scenario.write import dump_toml
 
-GROUPS: tuple[str, ...] = ("hispanic", "white", "black", "api", "aian", "multi")
-PRESETS: tuple[str, ...] = ("county-10k", "county-100k", "city-1m")
-MAX_FILE_BYTES = 1_000_000  # a scenario file is a few hundred bytes; refuse anything over 1 MB
-SUM_TOLERANCE = 1e-6  # how far a list of probabilities may sum from 1
-NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,40}")  # names of scenarios and systems: they name directories
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be used, with one line per problem naming the field."""
-
-
-class Problem(ValueError):
-    """Raised inside validators: problems as (field, message) pairs.
-
-    ``field`` is dotted and relative to the model that raises it ("" for the model itself); the
-    loader prefixes the model's own location, so each problem is reported with its full field name.
-    """
-
-    def __init__(self, *problems: tuple[str, str]) -> None:
-        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in problems))
-        self.problems = problems
-
-
-def param(default: Any, source: str, description: str = "", **constraints: Any) -> Any:
-    """A scenario parameter with its provenance (a citation or the word "assumption")."""
-    return Field(default, description=description, json_schema_extra={"source": source}, **constraints)
-
-
-# -- reusable value types ----------------------------------------------------------------
-
-
-def _sums_to_one(v: tuple[float, ...]) -> tuple[float, ...]:
-    total = math.fsum(v)
-    if abs(total - 1.0) > SUM_TOLERANCE:
-        raise ValueError(f"shares must sum to 1 (these sum to {total:.6g}); give each as a share of the whole")
-    return v
-
-
-def _not_all_zero(v: tuple[float, ...]) -> tuple[float, ...]:
-    if not any(v):
-        raise ValueError("weights are all 0; give at least one a positive weight")
-    return v
-
-
-def _check_name(v: str) -> str:
-    if not NAME_RE.fullmatch(v):
-        raise ValueError("use 1 to 40 letters, digits, '_' or '-' (no spaces, slashes or other characters)")
-    return v
-
-
-def _check_command(v: str) -> str:
-    if not v.strip():
-        raise ValueError("empty command line; give the program to run and its arguments")
-    return v
-
-
-Rate = Annotated[float, Field(ge=0, le=1)]
-"""A share or probability: a finite number from 0 to 1."""
-Weight = Annotated[float, Field(ge=0)]
-"""A relative weight: a finite number, 0 or more."""
-Probabilities3 = Annotated[tuple[Rate, Rate, Rate], AfterValidator(_sums_to_one)]
-"""Three probabilities of mutually exclusive outcomes: each from 0 to 1, summing to 1 (within 1e-6)."""
-Weights4 = Annotated[tuple[Weight, Weight, Weight, Weight], AfterValidator(_not_all_zero)]
-"""Four relative weights, normalised in code to sum to 1: each finite and 0 or more, not all 0."""
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
-"""A random seed: an integer from 0 to 2**63 - 1."""
-Name = Annotated[str, AfterValidator(_check_name)]
-"""A name used in file and directory names: 1 to 40 letters, digits, '_' or '-'."""
-Command = Annotated[str, AfterValidator(_check_command)]
-"""A non-empty command line."""
-
-
-def _wants_number(annotation: Any) -> bool:
-    """Whether a field holds a number or a tuple of numbers (where ``true``/``false`` are refused)."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if annotation in (int, float):
-        return True
-    if get_origin(annotation) is tuple:
-        return any(_wants_number(a) for a in get_args(annotation) if a is not Ellipsis)
-    return False
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        """Refuse ``true``/``false`` where a number is expected (pydantic would read them as 1 and 0)."""
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and _wants_number(field.annotation):
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            if any(isinstance(x, bool) for x in items):
-                raise ValueError("expected a number, got a boolean")
-        return value
+SCHEMA_VERSION = 1  # the scenario format this trailbench reads; bump when a file's meaning changes
 
 
 class ByGroup(Section):
@@ -449,6 +354,9 @@ class AuditConfig(Section):
 
 
 class Scenario(Section):
+    schema_version: int = param(
+        SCHEMA_VERSION, "file format", "version of the scenario format; this trailbench reads version 1"
+    )
     name: Name = param("custom", "scenario choice", "label used in the run directory's name")
     seed: Seed = param(20261124, "scenario choice", "root of every random stream")
     world: WorldConfig = Field(default_factory=WorldConfig)
@@ -462,6 +370,13 @@ class Scenario(Section):
     docket: DocketConfig = Field(default_factory=DocketConfig)
     systems: SystemsConfig = Field(default_factory=SystemsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"this trailbench reads version {SCHEMA_VERSION} scenarios")
+        return version
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -523,7 +438,7 @@ class Scenario(Section):
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:8]
 
     def to_toml(self) -> str:
-        return _to_toml(self.model_dump(mode="json"))
+        return dump_toml(self.model_dump(mode="json"))
 
 
 def period_days(start: date, years: int) -> int:
@@ -541,215 +456,3 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "audit": ("audit",),
 }
 STAGE_PARENT: dict[str, str] = {"trails": "world", "docket": "trails", "systems": "docket", "audit": "systems"}
-
-
-# -- loading ---------------------------------------------------------------------------
-
-
-def _one_line(text: str) -> str:
-    """``text`` with control characters (newlines, tabs, escapes) shown escaped, so it stays on one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    """A pydantic location as a dotted field name, list positions in brackets: ``housing.family_forms[1]``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out
-
-
-def _as_toml(value: Any) -> str:
-    """A value as it would be written in TOML (``true``, ``nan``, ``"text"``, ``[1, 2]``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_as_toml(v) for v in value) + "]"
-    if isinstance(value, date):
-        return value.isoformat()
-    return repr(value)
-
-
-def _shown(value: Any) -> str:
-    """`` (got X)`` for a value given in the scenario, short; nothing for a whole table."""
-    if isinstance(value, (dict, BaseModel)):
-        return ""
-    text = _as_toml(value)
-    return f" (got {text if len(text) <= 60 else text[:57] + '...'})"
-
-
-def _format_errors(err: ValidationError, model: type[BaseModel]) -> str:
-    """One line per problem, each naming the field and what is allowed."""
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        where = _field(loc) or "(top level)"
-        cause = (e.get("ctx") or {}).get("error")
-        msg = e["msg"].removeprefix("Value error, ")
-        if isinstance(cause, Problem):
-            for sub, text in cause.problems:
-                lines.append(f"{_field(loc + tuple(sub.split('.'))) if sub else where}: {text}")
-        elif e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc[:-1])
-            lines.append(f"{where}: unknown key; allowed keys here: {', '.join(allowed)}")
-        elif e["type"] == "missing" and loc and isinstance(loc[-1], int):
-            lines.append(f"{_field(loc[:-1])}: too few values{_shown(e.get('input'))}")
-        elif len(loc) >= 2 and loc[-1] == "[key]":
-            lines.append(f"{_field(loc[:-2])}: key {loc[-2]!r}: {msg}")
-        else:
-            lines.append(f"{where}: {msg}{_shown(e.get('input'))}")
-    return _problems(lines)
-
-
-def _problems(lines: list[str]) -> str:
-    lines = list(dict.fromkeys(_one_line(line) for line in lines))
-    if len(lines) == 1:
-        return f"invalid scenario: {lines[0]}"
-    return "invalid scenario:\n  " + "\n  ".join(lines)
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: type[BaseModel] = model
-    for part in loc:
-        field = current.model_fields.get(str(part))
-        ann = field.annotation if field is not None else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        current = ann
-    return sorted(current.model_fields)
-
-
-def parse_scenario(data: dict[str, Any]) -> Scenario:
-    """Validate a scenario given as a mapping (as read from TOML); :class:`ScenarioError` if it is unusable."""
-    if not isinstance(data, dict):
-        raise ScenarioError(_problems([f"(top level): expected a table of settings, got {type(data).__name__}"]))
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError(_format_errors(err, Scenario)) from None
-
-
-def _read(path: Path) -> str:
-    """The text of a scenario file, or :class:`ScenarioError` saying in one line why it cannot be read."""
-    label = _one_line(str(path) if len(str(path)) <= 200 else str(path)[:197] + "...")
-    presets = ", ".join(PRESETS)
-    try:
-        is_dir, exists = path.is_dir(), path.exists()
-    except (OSError, ValueError) as err:  # a name too long, or with a NUL byte
-        raise ScenarioError(f"scenario {label!r}: not a usable file name ({_one_line(str(err))})") from None
-    if is_dir:
-        raise ScenarioError(f"scenario {label}: is a directory; give a TOML file or a preset name ({presets})")
-    if not exists:
-        raise ScenarioError(f"scenario {label!r}: no such file and not a preset; presets: {presets}")
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise ScenarioError(f"scenario {label}: cannot be read ({_one_line(err.strerror or str(err))})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError(
-            f"scenario {label}: larger than {MAX_FILE_BYTES // 1_000_000} MB; a scenario is a short TOML file"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(
-            f"scenario {label}: not UTF-8 text (byte {err.start} is {raw[err.start : err.start + 1]!r}); "
-            "give a TOML file saved as UTF-8"
-        ) from None
-
-
-def load_scenario(spec: str | Path = "county-10k", seed: int | None = None) -> Scenario:
-    """Load a preset by name or a TOML file by path; ``seed`` overrides the file's seed.
-
-    Every problem is a :class:`ScenarioError` with one line per problem, naming the field (or
-    the file) and what is allowed, raised before anything is built.
-    """
-    text: str
-    if isinstance(spec, str) and spec in PRESETS:
-        text = resources.files("trailbench.scenarios").joinpath(f"{spec}.toml").read_text(encoding="utf-8")
-    else:
-        text = _read(Path(spec))
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as err:
-        reason = str(err) if isinstance(err, tomllib.TOMLDecodeError) else "nested too deeply"
-        raise ScenarioError(f"scenario {_one_line(str(spec))}: not valid TOML: {_one_line(reason)}") from None
-    if seed is not None:
-        data["seed"] = seed
-    return parse_scenario(data)
-
-
-# -- the parameter table -------------------------------------------------------------
-
-
-def parameter_table(scenario: Scenario | None = None) -> list[dict[str, str]]:
-    """Every parameter with its value, source (or "assumption") and description."""
-    sc = scenario or Scenario()
-    rows: list[dict[str, str]] = []
-
-    def walk(model: BaseModel, prefix: str, inherited: str | None) -> None:
-        for name, field in type(model).model_fields.items():
-            value = getattr(model, name)
-            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-            source = str(extra.get("source", inherited or ""))
-            key = f"{prefix}{name}"
-            if isinstance(value, ByGroup):
-                rows.append(
-                    {
-                        "key": key,
-                        "value": json.dumps(value.model_dump()),
-                        "source": source,
-                        "description": field.description or "",
-                    }
-                )
-            elif isinstance(value, BaseModel):
-                walk(value, key + ".", source or None)
-            elif isinstance(value, dict):
-                rows.append(
-                    {
-                        "key": key,
-                        "value": json.dumps(value, sort_keys=True),
-                        "source": source,
-                        "description": field.description or "",
-                    }
-                )
-            else:
-                shown = value.isoformat() if isinstance(value, date) else json.dumps(value)
-                rows.append({"key": key, "value": shown, "source": source, "description": field.description or ""})
-
-    walk(sc, "", None)
-    from trailbench.assumptions import A
-
-    for name, a in A.items():
-        rows.append(
-            {"key": f"fixed.{name}", "value": json.dumps(a.value), "source": "assumption", "description": a.description}
-        )
-    return rows
-
-
-def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    scalars: list[str] = []
-    tables: list[str] = []
-    for key, value in data.items():
-        if value is None:
-            continue
-        if isinstance(value, dict):
-            tables.append(_to_toml(value, f"{prefix}{key}."))
-        else:
-            scalars.append(f"{key} = {_toml_value(value)}")
-    head = f"[{prefix[:-1]}]\n" if prefix and scalars else ""
-    body = head + "".join(s + "\n" for s in scalars)
-    return body + ("\n" if body and tables else "") + "\n".join(t for t in tables if t)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return json.dumps(str(v))
