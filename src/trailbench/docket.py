@@ -17,9 +17,9 @@ import polars as pl
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import Trails
+from trailbench.trails.catalog import clue_sources
 from trailbench.world import World, period
 
-CLUE_SOURCES = ("dmv", "court", "lease_property")  # records that carry a date of birth
 CASE_COLUMNS = ("case_id", "as_of", "given", "surname", "dob", "address_text", "phone")
 
 
@@ -40,7 +40,7 @@ def build_docket(sc: Scenario, world: World, trails: Trails) -> Docket:
     cand = people.with_columns(as_of=pl.Series(as_of).cast(pl.Date)).filter(
         (pl.col("as_of") - pl.col("dob")).dt.total_days() >= 18 * 365.25
     )
-    recs = trails.truth_records.filter(pl.col("source").is_in(CLUE_SOURCES)).select("record_id", "person_id")
+    recs = trails.truth_records.filter(pl.col("source").is_in(clue_sources())).select("record_id", "person_id")
     recs = recs.join(
         trails.records.select("record_id", "observed_at", "given", "surname", "dob", "address_text"), on="record_id"
     )

@@ -1,24 +1,33 @@
-"""Trails: the records systems under test read, and the truth behind them kept apart."""
+"""Trails: the records systems under test read, and the truth behind them kept apart.
+
+Every source is one declaration (:class:`~trailbench.trails.catalog.Source`); the table below
+registers them in order, and :func:`build_trails` reads only the table.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from trailbench.assumptions import value
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
-from trailbench.trails import broker, sources
+from trailbench.trails import catalog
+from trailbench.trails.broker import BROKER
+from trailbench.trails.catalog import SOURCES, Period, Source
 from trailbench.trails.errors import BIT, ERROR_KINDS
 from trailbench.trails.register import address_register
 from trailbench.trails.render import RECORD_COLUMNS, TRUTH_COLUMNS, identifiers, render
+from trailbench.trails.sources import COURT, DMV, LEASE_PROPERTY, PHONE_DIRECTORY, SOCIAL, UTILITY
 from trailbench.world import World, period
 
-BASE_SOURCES = ("utility", "lease_property", "dmv", "court", "phone_directory", "social")
-SOURCES = (*BASE_SOURCES, "broker")
-SOCIAL_LINK_COVERAGE = value("social_link_coverage")
+# The built-in sources, in order (``catalog.register``: the name ``register`` here is the
+# address-register module). The broker comes before social only because record links are
+# concatenated in table order and the broker's have always come first.
+for _source in (UTILITY, LEASE_PROPERTY, DMV, COURT, PHONE_DIRECTORY, BROKER, SOCIAL):
+    catalog.register(_source)
+
+LINK_COLUMNS = {"source": pl.String, "record_id": pl.String, "linked_record_id": pl.String, "kind": pl.String}
 
 
 @dataclass
@@ -29,57 +38,44 @@ class Trails:
     truth_records: pl.DataFrame
 
 
-def _events(name: str, world: World, sc: Scenario, p: sources.Period) -> pl.DataFrame:
-    fn = getattr(sources, f"{name}_events")
-    return fn(world, sc, stream(sc.seed, "trails", name, "events"), p)
-
-
-def build_source(name: str, world: World, sc: Scenario, p: sources.Period, ids: pl.DataFrame) -> pl.DataFrame:
-    """One base source's records with truth columns (each source has its own streams)."""
-    ev = _events(name, world, sc, p)
-    return render(name, ev, world, sc, stream(sc.seed, "trails", name, "render"), ids)
-
-
-def social_links(records: pl.DataFrame, world: World, sc: Scenario) -> pl.DataFrame:
-    soc = records.filter(pl.col("source") == "social").select("record_id", "person_id")
-    rng = stream(sc.seed, "trails", "social", "links")
-    t = world.ties.select("person_a", "person_b")
-    t = t.join(soc.rename({"person_id": "person_a", "record_id": "ra"}), on="person_a").join(
-        soc.rename({"person_id": "person_b", "record_id": "rb"}), on="person_b"
-    )
-    t = t.sort("ra", "rb")
-    t = t.filter(pl.Series(rng.random(t.height) < SOCIAL_LINK_COVERAGE))
-    return t.select(source=pl.lit("social"), record_id="ra", linked_record_id="rb", kind=pl.lit("friend"))
+def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.DataFrame) -> pl.DataFrame:
+    """One event source's records with truth columns (each source has its own streams)."""
+    assert source.events is not None, f"{source.name} is not an event source"
+    ev = source.events(world, sc, source.settings(sc), stream(sc.seed, "trails", source.name, "events"), p)
+    return render(source, ev, world, sc, stream(sc.seed, "trails", source.name, "render"), ids)
 
 
 def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
     start, end = period(sc)
-    p = sources.Period(start, end)
+    p = Period(start, end)
     ids = identifiers(world, stream(sc.seed, "trails", "identifiers"))
+    table = tuple(SOURCES.values())  # one snapshot of the table for the whole build
+    events = tuple(s for s in table if s.kind == "events")
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(lambda s: build_source(s, world, sc, p, ids), BASE_SOURCES))
+            parts = list(pool.map(lambda s: build_source(s, world, sc, p, ids), events))
     else:
-        parts = [build_source(s, world, sc, p, ids) for s in BASE_SOURCES]
+        parts = [build_source(s, world, sc, p, ids) for s in events]
     # memory: each intermediate is released as soon as the next exists (peak ~ 2x the records)
     base = pl.concat(parts, rechunk=False)
     del parts
-    bought = base.filter(pl.col("source").is_in(broker.BOUGHT_FROM))
-    brk = broker.broker_records(bought, sc, stream(sc.seed, "trails", "broker"), end - np.timedelta64(1, "D")).select(
-        base.columns
-    )
-    del bought
-    allrec = pl.concat([base, brk], rechunk=False)
-    del base, brk
+    derived = [  # derived sources read the event sources' records
+        s.derive(base, world, sc, s.settings(sc), stream(sc.seed, "trails", s.name), p).select(base.columns)
+        for s in table
+        if s.derive is not None
+    ]
+    allrec = pl.concat([base, *derived], rechunk=False)
+    del base, derived
     order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
     allrec = allrec[order]
     allrec = allrec.with_columns(record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9)))
-    links = pl.concat([broker.broker_links(allrec), social_links(allrec, world, sc)])
+    links = [s.links(allrec, world, sc, stream(sc.seed, "trails", s.name, "links")) for s in table if s.links]
+    record_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_COLUMNS)
     records = allrec.select(list(RECORD_COLUMNS))
     truth = allrec.select(list(TRUTH_COLUMNS))
-    return Trails(records, links, address_register(world), truth)
+    return Trails(records, record_links, address_register(world), truth)
 
 
 def error_counts(truth: pl.DataFrame) -> dict[str, int]:
@@ -87,4 +83,4 @@ def error_counts(truth: pl.DataFrame) -> dict[str, int]:
     return {k: int(((bits & BIT[k]) != 0).sum()) for k in ERROR_KINDS}
 
 
-__all__ = ["SOURCES", "Trails", "build_trails", "error_counts"]
+__all__ = ["SOURCES", "Source", "Trails", "build_trails", "error_counts"]

@@ -12,10 +12,11 @@ import numpy as np
 import polars as pl
 
 from trailbench.assumptions import value
-from trailbench.scenario import Scenario
+from trailbench.scenario import Scenario, SourceConfig
+from trailbench.trails.catalog import Period, Source, sold_to_broker
 from trailbench.trails.errors import BIT
+from trailbench.world import World
 
-BOUGHT_FROM = ("utility", "lease_property", "dmv", "court", "phone_directory")
 MAX_SHARED = int(value("broker_max_shared"))
 
 
@@ -44,9 +45,10 @@ def _key(df: pl.DataFrame, *cols: str) -> np.ndarray:
     return df.select(pl.when(valid).then(code).otherwise(-1)).to_series().to_numpy()
 
 
-def broker_records(bought: pl.DataFrame, sc: Scenario, rng: np.random.Generator, end: np.datetime64) -> pl.DataFrame:
+def broker_records(
+    bought: pl.DataFrame, cfg: SourceConfig, rng: np.random.Generator, end: np.datetime64
+) -> pl.DataFrame:
     """Broker copies of a sample of ``bought`` records, with a profile id in ``group_key``."""
-    cfg = sc.sources.broker
     take = bought.filter(pl.Series(rng.random(bought.height) < cfg.coverage))
     lag = rng.exponential(max(cfg.lag_days, 0.001), take.height).astype(np.int64)
     # the broker re-dates some old addresses as "last seen" recently, without checking them
@@ -58,7 +60,7 @@ def broker_records(bought: pl.DataFrame, sc: Scenario, rng: np.random.Generator,
         ),
         stale=pl.col("stale") | pl.Series(redate),
         error_bits=pl.col("error_bits") | pl.Series(np.where(redate, int(BIT["stale_address"]), 0)),
-        source=pl.lit("broker"),
+        source=pl.lit(BROKER.name),
         licence_number=pl.lit(None, dtype=pl.String),
         case_number=pl.lit(None, dtype=pl.String),
     )
@@ -78,12 +80,20 @@ def broker_records(bought: pl.DataFrame, sc: Scenario, rng: np.random.Generator,
     return take.with_columns(group_key=pl.format("BP{}", pl.Series(rank).cast(pl.String).str.zfill(8)))
 
 
-def broker_links(records: pl.DataFrame) -> pl.DataFrame:
+def bought_records(
+    records: pl.DataFrame, world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period
+) -> pl.DataFrame:
+    """The broker's records, from the records of the sources declared ``sold_to_broker``."""
+    bought = records.filter(pl.col("source").is_in(sold_to_broker()))
+    return broker_records(bought, cfg, rng, p.end - np.timedelta64(1, "D"))
+
+
+def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:
     """'Possible relatives' (same surname) and 'possible associates' sharing an address with a profile.
 
-    Links join each profile's latest record; ``records`` are the broker's records with ids.
+    Links join each profile's latest record; ``records`` are all records with ids (the broker's are used).
     """
-    b = records.filter(pl.col("source") == "broker")
+    b = records.filter(pl.col("source") == BROKER.name)
     latest = (
         b.sort("observed_at", "record_id")
         .group_by("group_key")
@@ -101,10 +111,21 @@ def broker_links(records: pl.DataFrame) -> pl.DataFrame:
         latest.rename({"group_key": "group_key_b", "rep": "rep_b", "surname": "surname_b"}), on="group_key_b"
     )
     return pairs.select(
-        source=pl.lit("broker"),
+        source=pl.lit(BROKER.name),
         record_id=pl.col("rep"),
         linked_record_id=pl.col("rep_b"),
         kind=pl.when(pl.col("surname") == pl.col("surname_b"))
         .then(pl.lit("possible_relative"))
         .otherwise(pl.lit("possible_associate")),
     ).sort("record_id", "linked_record_id")
+
+
+BROKER = Source(
+    name="broker",
+    description="a commercial data broker: bought records merged into profiles, re-dated addresses, "
+    "possible relatives and associates",
+    fields=("middle", "dob", "sex", "address_text", "phone", "ssn", "group_key"),
+    derive=bought_records,
+    links=broker_links,
+    config=lambda sc: sc.sources.broker,
+)

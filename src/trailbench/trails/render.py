@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
@@ -11,6 +13,9 @@ from trailbench.trails import errors
 from trailbench.trails.errors import BIT, Rates
 from trailbench.world import World
 from trailbench.world.geography import STATE
+
+if TYPE_CHECKING:
+    from trailbench.trails.catalog import Source
 
 RECORD_COLUMNS = {
     "record_id": pl.String,
@@ -38,10 +43,6 @@ TRUTH_COLUMNS = {
     "error_bits": pl.Int64,
     "stale": pl.Boolean,
 }
-# What each source writes (assumption: typical contents of such records).
-MIDDLE = {"dmv": "full", "court": "initial", "lease_property": "initial"}
-CARRIES_DOB = {"dmv", "court"}  # leases carry one too (per record: ``carries_dob``)
-CARRIES_ADDRESS = {"utility", "lease_property", "dmv", "court", "phone_directory", "broker"}
 
 
 def rates_for(sc: Scenario, scale: float) -> Rates:
@@ -99,7 +100,7 @@ def identifiers(world: World, rng: np.random.Generator) -> pl.DataFrame:
 SOCIAL_SURNAME = pair("social_surname")
 
 
-def social_fields(
+def profile_fields(
     rng: np.random.Generator,
     given: pl.Series,
     surname: pl.Series,
@@ -120,12 +121,48 @@ def social_fields(
     return {"surname": shown, "handle": handle}
 
 
+# An event source's rows (its ``events`` function's frame): always EVENT_COLUMNS (``unit_id``
+# may be null, ``stale`` marks an out-of-date address); ``phone`` when the source carries one; a
+# boolean ``carries_<field>`` keeps a MASKABLE field on some rows only; ``stale_owner`` marks a
+# listing under a number since passed to someone else. Other columns are ignored.
+EVENT_COLUMNS = ("person_id", "observed_at", "unit_id", "stale")
+MASKABLE = ("dob", "licence_number", "ssn")
+
+
+def check_events(source: Source, ev: pl.DataFrame) -> None:
+    """The events frame holds what the declaration says the source writes, and nothing it does not."""
+    problems = [f"no column {c!r}" for c in EVENT_COLUMNS if c not in ev.columns]
+    if ("phone" in ev.columns) != ("phone" in source.fields):
+        problems.append("a phone column exactly when phone is in fields")
+    for c in ev.columns:
+        f = c.removeprefix("carries_")
+        if c.startswith("carries_") and (f not in MASKABLE or f not in source.fields):
+            problems.append(f"{c}: {f} is not in fields or cannot be kept per row (only {list(MASKABLE)})")
+    if problems:
+        raise ValueError(f"source {source.name!r} events: " + "; ".join(problems))
+
+
+def _masked(values: pl.Series, ev: pl.DataFrame, field: str) -> pl.Series:
+    """``values`` kept on the rows whose ``carries_<field>`` is true (all rows if there is no such column)."""
+    mask = f"carries_{field}"
+    if mask not in ev.columns:
+        return values
+    return pl.select(pl.when(pl.Series(ev[mask])).then(values)).to_series()
+
+
 def render(
-    source: str, ev: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator, ids: pl.DataFrame
+    source: Source, ev: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator, ids: pl.DataFrame
 ) -> pl.DataFrame:
-    """Records and their truth columns (``person_id``, ``unit_id``, ``error_bits``, ``stale``)."""
-    cfg = getattr(sc.sources, source)
-    r = rates_for(sc, cfg.error_scale)
+    """Records and their truth columns (``person_id``, ``unit_id``, ``error_bits``, ``stale``).
+
+    What is written follows the declaration: ``source.fields`` (which record columns it fills),
+    ``source.middle`` and ``source.name_style``; a ``carries_<field>`` column in ``ev`` keeps a
+    field on some rows only. Random draws are made in a fixed order: names, profile display,
+    date of birth, address, phone, case numbers.
+    """
+    check_events(source, ev)
+    fields = set(source.fields)
+    r = rates_for(sc, source.settings(sc).error_scale)
     n = ev.height
     pid = ev["person_id"].to_numpy()
     P = world.people
@@ -140,34 +177,30 @@ def render(
         P["family_name_first"].to_numpy()[pid],
     )
     out: dict[str, pl.Series] = {
-        "source": pl.Series([source] * n, dtype=pl.String),
+        "source": pl.Series([source.name] * n, dtype=pl.String),
         "observed_at": ev["observed_at"],
         "given": pl.Series(given.tolist(), dtype=pl.String),
         "surname": pl.Series(surname.tolist(), dtype=pl.String),
     }
-    if source == "social":
-        out.update(social_fields(rng, out["given"], out["surname"], _arr(P, "given", pid), _arr(P, "surname", pid)))
-    style = MIDDLE.get(source)
-    mid = P["middle"].gather(pid)
-    out["middle"] = (
-        mid
-        if style == "full"
-        else (mid.str.slice(0, 1) if style == "initial" else pl.Series([None] * n, dtype=pl.String))
-    )
-    if source in CARRIES_DOB or "carries_dob" in ev.columns:
+    if source.name_style == "profile":
+        out.update(profile_fields(rng, out["given"], out["surname"], _arr(P, "given", pid), _arr(P, "surname", pid)))
+    if "middle" in fields:
+        mid = P["middle"].gather(pid)
+        out["middle"] = mid if source.middle == "full" else mid.str.slice(0, 1)
+    if "dob" in fields:
         dob, dbits = errors.render_dob(rng, r, P["dob"].to_numpy()[pid])
         if "carries_dob" in ev.columns:
-            keep = ev["carries_dob"].to_numpy()
-            dob = pl.select(pl.when(pl.Series(keep)).then(dob)).to_series()
-            dbits = np.where(keep, dbits, 0)
+            dob = _masked(dob, ev, "dob")
+            dbits = np.where(ev["carries_dob"].to_numpy(), dbits, 0)
         out["dob"] = dob
         bits |= dbits
-    out["sex"] = P["sex"].gather(pid) if source == "dmv" else pl.Series([None] * n, dtype=pl.String)
+    if "sex" in fields:
+        out["sex"] = P["sex"].gather(pid)
     unit = ev["unit_id"]
     has_unit = unit.is_not_null().to_numpy()
     U = world.units
     uidx = unit.fill_null(0).to_numpy()
-    if source in CARRIES_ADDRESS:
+    if "address_text" in fields:
         addr, abits = errors.render_address(
             rng,
             r,
@@ -180,18 +213,18 @@ def render(
         )
         out["address_text"] = pl.select(pl.when(pl.Series(has_unit)).then(addr)).to_series()
         bits |= np.where(has_unit, abits, 0)
-    else:
+    if "city" in fields:
         out["city"] = pl.select(pl.when(pl.Series(has_unit)).then(U["town"].gather(uidx))).to_series()
-    if "phone" in ev.columns:
+    if "phone" in fields:
         miss = rng.random(n) < r.missing
         out["phone"] = pl.select(pl.when(~pl.Series(miss)).then(ev["phone"])).to_series()
         bits[miss & ev["phone"].is_not_null().to_numpy()] |= BIT["phone_missing"]
     pid_ids = ids.gather(pid)
-    if source == "dmv":
-        out["licence_number"] = pid_ids["licence_number"]
-    if "carries_ssn" in ev.columns:
-        out["ssn"] = pl.select(pl.when(pl.Series(ev["carries_ssn"])).then(pid_ids["ssn"])).to_series()
-    if source == "court":
+    if "licence_number" in fields:
+        out["licence_number"] = _masked(pid_ids["licence_number"], ev, "licence_number")
+    if "ssn" in fields:
+        out["ssn"] = _masked(pid_ids["ssn"], ev, "ssn")
+    if "case_number" in fields:
         year = ev["observed_at"].dt.year().cast(pl.String)
         seq = pl.Series(rng.permutation(n) + 1).cast(pl.String).str.zfill(6)
         out["case_number"] = "ZZ-CR-" + year + "-" + seq
@@ -203,7 +236,7 @@ def render(
     frame = frame.with_columns(
         person_id=ev["person_id"],
         unit_id=pl.Series(np.where(has_unit, uidx, -1)).replace(-1, None)
-        if source in CARRIES_ADDRESS
+        if "address_text" in fields
         else pl.lit(None, dtype=pl.Int64),
         error_bits=pl.Series(bits),
         stale=ev["stale"],

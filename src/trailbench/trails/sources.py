@@ -1,33 +1,24 @@
-"""The sources that leave records: what each holds, when, about whom, at which address.
+"""The event sources that leave records: what each holds, when, about whom, at which address.
 
 Each ``*_events`` function returns one row per record a source would emit, before rendering:
 ``person_id`` (whose record it is), ``observed_at``, ``unit_id`` (the address it carries,
-possibly stale) and source-specific columns. :mod:`trailbench.trails.render` turns these into
-the text a system sees.
+possibly stale), ``stale`` and source-specific columns. :mod:`trailbench.trails.render` turns
+these into the text a system sees. Each source is declared once, after its function, as a
+:class:`~trailbench.trails.catalog.Source`; ``trailbench.trails`` registers them in order.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from trailbench.assumptions import value
 from trailbench.scenario import Scenario, SourceConfig
+from trailbench.trails.catalog import Period, Source
 from trailbench.world import World
 
 RENEWAL_YEARS = int(value("renewal_years"))
-
-
-@dataclass(frozen=True)
-class Period:
-    start: np.datetime64
-    end: np.datetime64
-
-    @property
-    def days(self) -> int:
-        return int((self.end - self.start).astype(np.int64))
+SOCIAL_LINK_COVERAGE = value("social_link_coverage")
 
 
 def _lagged(rng: np.random.Generator, dates: pl.Series, cfg: SourceConfig) -> pl.Series:
@@ -90,9 +81,8 @@ def householders(world: World) -> pl.DataFrame:
     return world.people.filter(pl.col("role") == "householder").select("household_id", "person_id")
 
 
-def utility_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+def utility_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period) -> pl.DataFrame:
     """One account per residence spell, in the householder's name (one adult per household)."""
-    cfg = sc.sources.utility
     # joins promise no row order: sort before any positional random draw
     spells = world.residences.join(householders(world), on="household_id").sort("household_id", "start")
     spells = spells.filter(pl.Series(_covered(rng, spells.height, cfg.coverage)))
@@ -104,9 +94,20 @@ def utility_events(world: World, sc: Scenario, rng: np.random.Generator, p: Peri
     )
 
 
-def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+UTILITY = Source(
+    name="utility",
+    description="utility accounts: one per residence spell, in the householder's name, sometimes a phone",
+    fields=("address_text", "phone"),
+    events=utility_events,
+    config=lambda sc: sc.sources.utility,
+    sold_to_broker=True,
+)
+
+
+def lease_property_events(
+    world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period
+) -> pl.DataFrame:
     """Leases (renters: householder, co-signing spouse) and deeds (owners) at each move-in."""
-    cfg = sc.sources.lease_property
     adults = world.people.filter(pl.col("role").is_in(["householder", "spouse"])).select(
         "person_id", "household_id", "role"
     )
@@ -126,9 +127,20 @@ def lease_property_events(world: World, sc: Scenario, rng: np.random.Generator, 
     ).drop("tenure")
 
 
-def dmv_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+LEASE_PROPERTY = Source(
+    name="lease_property",
+    description="leases (with date of birth, some with SSN) and deeds at each move-in",
+    fields=("middle", "dob", "address_text", "ssn"),
+    events=lease_property_events,
+    config=lambda sc: sc.sources.lease_property,
+    middle="initial",
+    docket_clue=True,
+    sold_to_broker=True,
+)
+
+
+def dmv_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period) -> pl.DataFrame:
     """The licence file at the period start, renewals, and reported changes of address."""
-    cfg = sc.sources.dmv
     people = world.people
     age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
     adults = people.filter(age0 >= 16).select("person_id", "foreign_born", "household_id")
@@ -162,9 +174,20 @@ def dmv_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) 
     return unit_at(world, _in_period(ev, p))
 
 
-def court_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+DMV = Source(
+    name="dmv",
+    description="the driver-licence file: licences, renewals and reported changes of address",
+    fields=("middle", "dob", "sex", "address_text", "licence_number"),
+    events=dmv_events,
+    config=lambda sc: sc.sources.dmv,
+    middle="full",
+    docket_clue=True,
+    sold_to_broker=True,
+)
+
+
+def court_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period) -> pl.DataFrame:
     """Court filings at a yearly rate per adult (``coverage``), addresses sometimes out of date."""
-    cfg = sc.sources.court
     people = world.people
     age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
     adults = people.filter(age0 >= 16)["person_id"].to_numpy()
@@ -179,9 +202,22 @@ def court_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period
     return unit_at(world, ev, stale=rng.random(ev.height) < cfg.stale)
 
 
-def phone_directory_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+COURT = Source(
+    name="court",
+    description="court filings with case numbers, addresses sometimes out of date",
+    fields=("middle", "dob", "address_text", "case_number"),
+    events=court_events,
+    config=lambda sc: sc.sources.court,
+    middle="initial",
+    docket_clue=True,
+    sold_to_broker=True,
+)
+
+
+def phone_directory_events(
+    world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period
+) -> pl.DataFrame:
     """Listings for each phone assignment; a reassigned number keeps the old owner's listing a while."""
-    cfg = sc.sources.phone_directory
     ph = world.phones.sort("number", "start").with_columns(
         prev_owner=pl.col("person_id").shift(1).over("number"),
         prev_start=pl.col("start").shift(1).over("number"),
@@ -205,9 +241,18 @@ def phone_directory_events(world: World, sc: Scenario, rng: np.random.Generator,
     return pl.concat([ev, old.select(ev.columns)])
 
 
-def social_events(world: World, sc: Scenario, rng: np.random.Generator, p: Period) -> pl.DataFrame:
+PHONE_DIRECTORY = Source(
+    name="phone_directory",
+    description="phone listings; a reassigned number keeps the old owner's name for a while",
+    fields=("address_text", "phone"),
+    events=phone_directory_events,
+    config=lambda sc: sc.sources.phone_directory,
+    sold_to_broker=True,
+)
+
+
+def social_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period) -> pl.DataFrame:
     """Profiles with a handle, a partial name and a city-level 'lives in' (often out of date)."""
-    cfg = sc.sources.social
     age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
     adults = world.people.filter(age0 >= 14).select("person_id", age=age0)
     cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, value("social_older_factor"))
@@ -224,3 +269,26 @@ def social_events(world: World, sc: Scenario, rng: np.random.Generator, p: Perio
     ev = prof.select("person_id").with_columns(observed_at=dates(seen))
     units = unit_at(world, ev.with_columns(observed_at=dates(set_on)))
     return ev.with_columns(units["unit_id"], stale=pl.Series(stale))
+
+
+def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:
+    """Friend lists: links between the profiles of people tied in the world (a share, social_link_coverage)."""
+    soc = records.filter(pl.col("source") == SOCIAL.name).select("record_id", "person_id")
+    t = world.ties.select("person_a", "person_b")
+    t = t.join(soc.rename({"person_id": "person_a", "record_id": "ra"}), on="person_a").join(
+        soc.rename({"person_id": "person_b", "record_id": "rb"}), on="person_b"
+    )
+    t = t.sort("ra", "rb")
+    t = t.filter(pl.Series(rng.random(t.height) < SOCIAL_LINK_COVERAGE))
+    return t.select(source=pl.lit(SOCIAL.name), record_id="ra", linked_record_id="rb", kind=pl.lit("friend"))
+
+
+SOCIAL = Source(
+    name="social",
+    description="social profiles: handles, names as people present them, a city, friend lists",
+    fields=("city", "handle"),
+    events=social_events,
+    links=social_friend_links,
+    config=lambda sc: sc.sources.social,
+    name_style="profile",
+)
