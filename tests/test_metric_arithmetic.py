@@ -11,8 +11,9 @@ from trailbench.audit.bootstrap import interval, ratios, weights
 from trailbench.audit.cases import case_table
 from trailbench.audit.scorecard import system_metrics
 from trailbench.scenario import Scenario
+from trailbench.tasks.associates import COUNTS as ASSOCIATES_COUNTS
 from trailbench.tasks.associates import score_associates
-from trailbench.tasks.locate import score_locate
+from trailbench.tasks.locate import case_counts, score_locate
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,9 @@ def test_disparity_with_a_known_ratio() -> None:
         },
         schema_overrides={"cause": pl.String},
     )
-    t = case_table(subj, loc, None, None)
+    nobody = pl.DataFrame(schema={"case_id": pl.String, "group": pl.String})
+    no_links = subj.select("case_id", *(pl.lit(0, dtype=pl.Int64).alias(c) for c in ASSOCIATES_COUNTS))
+    t = case_table(subj, [case_counts(loc, nobody), no_links])
     sc = Scenario.model_validate({"audit": {"bootstrap": 200, "min_group_cases": 1}})
     w = weights(np.random.default_rng(0), t.height, 200)
     rows, disp = system_metrics("sys", t, w, sc, {"white": 100, "black": 50}, "white")

@@ -84,7 +84,7 @@ def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_fil
     proc.wait()
     assert not (run / "scorecard.json").exists()
     notes: list[str] = []
-    trailbench.run(scenario_file, out=run, note=notes.append)
+    trailbench.run(scenario_file, out=run, progress=notes.append)
     assert "world: cached" in notes and "system exact: cached" in notes
     assert _sha(run / "scorecard.json") == _sha(first / "scorecard.json")
 
@@ -141,7 +141,7 @@ def test_cli_run_prints_the_summary(first: Path, scenario_file: Path) -> None:
     assert result.exit_code == 0, result.output
     for name in ("exact", "splink", "broker"):
         assert name in result.output
-    assert "wrong-door" in result.output and "scorecard.json" in result.output
+    assert "wrong doors" in result.output and "scorecard.json" in result.output
 
 
 def test_a_killed_run_leaves_no_system_running(scenario_file: Path, tmp_path: Path) -> None:

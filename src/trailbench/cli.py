@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trailbench.api import with_overrides
 from trailbench.pipeline import check_systems, default_run_dir, make_world, run_all
 from trailbench.report.compare import render_compare
-from trailbench.report.html import render_report
+from trailbench.report.html import ci_label, fmt, render_report
 from trailbench.resources import check_resources
 from trailbench.scenario import ScenarioError, load_scenario
+from trailbench.tasks import registry
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="trailbench: an audit bench for people-finding systems."
@@ -41,9 +43,9 @@ def _fail(err: Exception | str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _load(spec: str, seed: int | None) -> Any:
+def _load(spec: str, seed: int | None, overrides: dict[str, Any] | None = None) -> Any:
     try:
-        return load_scenario(spec, seed=seed)
+        return load_scenario(spec, seed=seed, overrides=overrides)
     except ScenarioError as err:
         _fail(err)
 
@@ -106,12 +108,8 @@ def run(
     ] = False,
 ) -> None:
     """Run the audit: world, trails, docket, systems, outcomes, scorecard (cached stages reused)."""
-    sc = _load(scenario, seed)
-    if systems:
-        try:
-            sc = with_overrides(sc, systems=[s.strip() for s in systems.split(",") if s.strip()])
-        except ScenarioError as err:
-            _fail(err)
+    chosen = [s.strip() for s in systems.split(",") if s.strip()] if systems else None
+    sc = _load(scenario, seed, {"systems.run": chosen} if chosen is not None else None)
     run_dir = out or default_run_dir(sc)
     steps = 6 + len(sc.systems.run)
     try:
@@ -150,7 +148,8 @@ def compare(
     except FileNotFoundError as err:
         _fail(err)
     table = Table(title=f"A: {run_a}  vs  B: {run_b}")
-    for col in ("system", "figure", "slice", "A [95% CI]", "B [95% CI]", "B − A", "overlap"):
+    ci = ci_label(json.loads((run_a / "scorecard.json").read_text()))
+    for col in ("system", "figure", "slice", f"A [{ci}]", f"B [{ci}]", "B − A", "overlap"):
         table.add_column(col)
     for r in rows:
         table.add_row(
@@ -166,56 +165,70 @@ def compare(
     console.print(f"comparison: {path}")
 
 
-def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None:
+def _value(card: dict[str, Any], row: dict[str, Any] | None, metric: str) -> str:
+    if row is None or row.get("value") is None:
         return "–"
-    return f"{100 * v:.1f}%" if pct else f"{v:.2f}"
+    lo, hi = fmt(metric, row.get("lo")).rstrip("%"), fmt(metric, row.get("hi")).rstrip("%")
+    return f"{fmt(metric, row['value'])} ({lo}–{hi})"
 
 
 def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
-    table = Table(
-        title=f"trailbench audit · {card['scenario_name']} · seed {card['seed']} · {card['docket']['cases']:,} cases"
-    )
-    for col in (
-        "system",
-        "status",
-        "wrong-door rate [95% CI]",
-        "people at wrong doors /100 cases",
-        "false links /case",
-        "worst disparity (wrong-door rate)",
-    ):
-        table.add_column(col, justify="left" if col in ("system", "status") else "right")
-    m = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["metrics"]}
+    """The headline metrics (from their declarations) with intervals, fitting 80 columns; the
+    largest group disparity of the first headline metric below."""
+    headline = [m for m in registry.metrics().values() if m.headline and m.name in card["definitions"]]
+    title = f"trailbench · {card['scenario_name']} · seed {card['seed']} · {card['docket']['cases']:,} cases"
+    table = Table(title=title, box=box.SIMPLE_HEAD, caption=f"values with their {ci_label(card)}")
+    table.add_column("system", no_wrap=True)
+    for m in headline:
+        table.add_column(m.heading, justify="right", no_wrap=True)
+    rows = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["metrics"]}
     for name in card["scenario"]["systems"]["run"]:
-        st = card["systems"][name]
-        wd = m.get((name, "wrong_door_rate", "overall", "all"), {})
-        ppl = m.get((name, "people_at_wrong_door_per_100_cases", "overall", "all"), {})
-        fl = m.get((name, "false_links_per_case", "overall", "all"), {})
-        worst = "–"
+        table.add_row(name, *(_value(card, rows.get((name, m.name, "overall", "all")), m.name) for m in headline))
+    console.print(table)
+    first = headline[0].name if headline else None
+    for name in card["scenario"]["systems"]["run"]:
         top = [
             d
             for d in card["disparities"]
-            if d["system"] == name and d["metric"] == "wrong_door_rate" and d["ratio"] and d["level"] != d["reference"]
+            if d["system"] == name and d["metric"] == first and d["ratio"] and d["level"] != d["reference"]
         ]
         if top:
             d = max(top, key=lambda d: (d["ratio"], d["level"]))
-            worst = f"{d['level']} {d['ratio']:.2f}x [{_fmt(d['lo'])}, {_fmt(d['hi'])}] vs {d['reference']}"
-        table.add_row(
-            name,
-            st["state"],
-            f"{_fmt(wd.get('value'), True)} [{_fmt(wd.get('lo'), True)}, {_fmt(wd.get('hi'), True)}]",
-            _fmt(ppl.get("value")),
-            _fmt(fl.get("value")),
-            worst,
-        )
-    console.print(table)
+            _say(
+                f"{name}: largest gap in {first.replace('_', ' ') if first else ''}: {d['level']}/{d['reference']} "
+                f"{d['ratio']:.2f}× ({fmt('ratio', d['lo']).rstrip('×')}–{fmt('ratio', d['hi'])})",
+                "",
+            )
     for name, st in card["systems"].items():
         if st["state"] != "ok":
             _say(f"{name}: {st['state']}: {st['reason']}", "yellow")
         if st.get("isolation", {}).get("kind") == "none":
             _say(f"{name}: ran without isolation (--no-sandbox); its figures prove nothing", "yellow")
-    console.print(f"scorecard: {run_dir / 'scorecard.json'}")
-    console.print(f"report:    {run_dir / 'report.html'}")
+    console.print(f"scorecard: {run_dir / 'scorecard.json'}", soft_wrap=True)
+    console.print(f"report:    {run_dir / 'report.html'}", soft_wrap=True)
+
+
+@app.command("metrics")
+def list_metrics() -> None:
+    """Every declared metric: its task, unit, direction and definition."""
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("metric", no_wrap=True)
+    for col in ("task", "unit", "better", "definition"):
+        table.add_column(col, overflow="fold")
+    for m in registry.metrics().values():
+        table.add_row(m.name, m.task, m.unit, "higher" if m.higher_is_better else "lower", m.definition)
+    console.print(table)
+
+
+@app.command("tasks")
+def list_tasks() -> None:
+    """Every declared task: what systems answer and how many metrics score it."""
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("task", "answer columns", "metrics", "description"):
+        table.add_column(col, overflow="fold")
+    for t in registry.tasks():
+        table.add_row(t.name, ", ".join(t.answer_schema), str(len(t.metrics)), t.description)
+    console.print(table)
 
 
 def print_world_summary(summary: dict[str, Any], run: Path) -> None:

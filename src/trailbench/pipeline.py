@@ -34,7 +34,7 @@ from trailbench.rundir import (
 )
 from trailbench.scenario import Scenario
 from trailbench.systems.registry import Resolved
-from trailbench.systems.runner import clean_orphan_sandboxes, plan, run_system
+from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
 
@@ -145,9 +145,16 @@ Plan = dict[str, tuple[Resolved, dict[str, Any]]]
 
 
 def system_key(sc: Scenario, name: str, resolved: Resolved, isolation: dict[str, Any]) -> str:
-    """A system's answers depend on the scenario's systems settings, what the system is, and how
-    it was isolated (answers from an unisolated run are never reused for an isolated one)."""
-    text = json.dumps([sc.stage_hash("systems"), name, resolved.provenance, isolation["kind"]], sort_keys=True)
+    """What one system's answers depend on, and nothing else: the docket (and so the world and
+    trails), what the system is (its provenance), how it was isolated (answers from an unisolated
+    run are never reused for an isolated one), its limits and its own settings. Adding a system or
+    changing another's settings re-runs no other system."""
+    s = sc.systems
+    limits = [s.timeout_s, s.memory_mb, s.max_output_mb, s.max_answer_rows]
+    own = own_settings(sc, name)
+    text = json.dumps(
+        [sc.stage_hash("docket"), name, resolved.provenance, isolation["kind"], limits, own], sort_keys=True
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,15 +1,19 @@
-"""The case table: one row per (system, case) with every count the metrics are ratios of."""
+"""The case table: one row per (system, case) with the subject's group and strata and every count
+the metrics are ratios of; the strata each task may be sliced by are computed here."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from trailbench.scenario import GROUPS
-from trailbench.tasks.locate import WRONG_DOOR
 from trailbench.world import World
 
-CAUSES = ("stale", "namesake", "digit-error", "unit-missing", "other")
-STRATA = ("tenure", "household_form", "moved_last_year", "informal_work")
+STRATA = ("tenure", "household_form", "moved_last_year", "informal_work")  # computed for every case
+STRATA_LABELS = {
+    "tenure": "tenure",
+    "household_form": "household form",
+    "moved_last_year": "moved in the last year",
+    "informal_work": "informal work",
+}
 
 
 def subject_attributes(world: World, docket_truth: pl.DataFrame) -> pl.DataFrame:
@@ -53,46 +57,9 @@ def subject_attributes(world: World, docket_truth: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def case_table(
-    subjects: pl.DataFrame, locate: pl.DataFrame | None, residents: pl.DataFrame | None, associates: pl.DataFrame | None
-) -> pl.DataFrame:
-    """Counts per case for one system; a missing task gives no-answer / zero rows."""
+def case_table(subjects: pl.DataFrame, counts: list[pl.DataFrame]) -> pl.DataFrame:
+    """One row per case for one system: the subject's attributes and every task's counts."""
     t = subjects.with_columns(cases=pl.lit(1, dtype=pl.Int64))
-    if locate is not None:
-        o = locate.select("case_id", "outcome", "cause", "residents", "children")
-        t = t.join(o, on="case_id", how="left")
-    else:
-        t = t.with_columns(
-            outcome=pl.lit("no-answer"),
-            cause=pl.lit(None, dtype=pl.String),
-            residents=pl.lit(0, dtype=pl.Int64),
-            children=pl.lit(0, dtype=pl.Int64),
-        )
-    t = t.with_columns(
-        answered=(pl.col("outcome") != "no-answer").cast(pl.Int64),
-        correct=(pl.col("outcome") == "correct").cast(pl.Int64),
-        wrong_door=pl.col("outcome").is_in(list(WRONG_DOOR)).cast(pl.Int64),
-        no_such=(pl.col("outcome") == "no-such-address").cast(pl.Int64),
-        no_answer=(pl.col("outcome") == "no-answer").cast(pl.Int64),
-        wrong_any=pl.col("outcome").is_in([*WRONG_DOOR, "no-such-address"]).cast(pl.Int64),
-        **{
-            f"out_{o.replace('-', '_')}": (pl.col("outcome") == o).cast(pl.Int64)
-            for o in (*WRONG_DOOR, "no-such-address")
-        },
-        **{f"cause_{c.replace('-', '_')}": (pl.col("cause") == c).fill_null(False).cast(pl.Int64) for c in CAUSES},
-    )
-    by_group = pl.DataFrame({"case_id": t["case_id"]})
-    for g in GROUPS:
-        col = f"bystanders_{g}"
-        if residents is not None and residents.height:
-            n = residents.filter(pl.col("group") == g).group_by("case_id").agg(pl.len().cast(pl.Int64).alias(col))
-            by_group = by_group.join(n, on="case_id", how="left")
-        else:
-            by_group = by_group.with_columns(pl.lit(0, dtype=pl.Int64).alias(col))
-    t = t.join(by_group.fill_null(0), on="case_id")
-    acols = ("entities", "true_ties", "false_links", "mixed", "duplicates", "ties_found", "ties_total", "people_drawn")
-    if associates is not None:
-        t = t.join(associates.select("case_id", *acols), on="case_id", how="left")
-    else:
-        t = t.with_columns(*(pl.lit(0, dtype=pl.Int64).alias(c) for c in acols))
-    return t.with_columns(pl.col(c).fill_null(0) for c in acols).sort("case_id")
+    for c in counts:
+        t = t.join(c, on="case_id", how="left")
+    return t.sort("case_id")

@@ -3,10 +3,8 @@ intervals and disparity ratios to a reference group; validated against the shipp
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
-from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -17,14 +15,14 @@ import polars as pl
 
 from trailbench import __version__
 from trailbench.audit.bootstrap import interval, ratios, weights
-from trailbench.audit.cases import STRATA
-from trailbench.audit.metrics import HARM, HARM_NAME, METRICS
+from trailbench.audit.schema import scorecard_schema
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
 from trailbench.systems.registry import shadowed_plugins
+from trailbench.tasks import registry
 
 TIMINGS = ("wall_s", "compute_s", "peak_memory_mb")  # kept in status.json, never in the scorecard (not reproducible)
-DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2", "rapidfuzz")
+DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2")
 
 
 def _r(x: float) -> float | None:
@@ -66,11 +64,11 @@ def reference_group(sc: Scenario, population: pl.DataFrame) -> str:
     return str(counts["group"][0])
 
 
-def _slices(t: pl.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+def _slices(t: pl.DataFrame, strata: tuple[str, ...]) -> list[tuple[str, str, np.ndarray]]:
     out = [("overall", "all", np.ones(t.height, dtype=bool))]
     g = t["group"].to_numpy()
     out += [("group", grp, g == grp) for grp in GROUPS]
-    for s in STRATA:
+    for s in strata:
         col = t[s].cast(pl.String).to_numpy()
         out += [(s, lvl, col == lvl) for lvl in sorted(set(col.tolist()))]
     return out
@@ -79,23 +77,33 @@ def _slices(t: pl.DataFrame) -> list[tuple[str, str, np.ndarray]]:
 def system_metrics(
     name: str, t: pl.DataFrame, w: np.ndarray, sc: Scenario, pop: dict[str, int], ref: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    slices = _slices(t)
+    """Every declared metric of every task over its slices, and its group disparities."""
+    declared = registry.metrics()
     cols_num, cols_den, keys = [], [], []
-    for mname, m in METRICS.items():
-        num, den = t[m.numerator].to_numpy().astype(float), t[m.denominator].to_numpy().astype(float)
-        for kind, level, mask in slices:
+    n_cases: dict[tuple[str, str], int] = {}
+    for m in declared.values():
+        den = t[m.denominator].to_numpy().astype(float)
+        if m.by_bystander:  # by the bystander's own group: all cases, scaled by the group's population
+            for g in GROUPS:
+                scale = m.scale / pop[g] if pop.get(g) else np.nan
+                cols_num.append(t[m.numerator.format(group=g)].to_numpy().astype(float) * scale)
+                cols_den.append(den)
+                keys.append((m.name, m.task, "bystander_group", g))
+            continue
+        num = t[m.numerator].to_numpy().astype(float)
+        strata = registry.task(m.task).strata if "strata" in m.slices else ()
+        for kind, level, mask in _slices(t, strata):
+            if kind != "overall" and kind != "group" and "strata" not in m.slices:
+                continue
+            if kind == "group" and "group" not in m.slices:
+                continue
             cols_num.append(num * mask * m.scale)
             cols_den.append(den * mask)
-            keys.append((mname, m.task, kind, level))
-    for g in GROUPS:  # harm by the bystander's own group: all cases, scaled by the group's population
-        scale = HARM.scale / pop[g] if pop.get(g) else np.nan
-        cols_num.append(t[HARM.numerator.format(group=g)].to_numpy().astype(float) * scale)
-        cols_den.append(t[HARM.denominator].to_numpy().astype(float))
-        keys.append((HARM_NAME, HARM.task, "bystander_group", g))
+            keys.append((m.name, m.task, kind, level))
+            n_cases[(kind, level)] = int(mask.sum())
     N, D = np.column_stack(cols_num), np.column_stack(cols_den)
     point, reps, dsum = ratios(N, D, w)
     lo, hi = interval(reps, sc.audit.confidence)
-    n_cases = {(kind, level): int(mask.sum()) for kind, level, mask in slices}
     rows = []
     for i, (mname, task, kind, level) in enumerate(keys):
         rows.append(
@@ -115,14 +123,15 @@ def system_metrics(
     # disparities: each group's rate over the reference group's, per replicate (paired)
     index = {k: i for i, k in enumerate(keys)}
     pairs: list[tuple[int, int, str, str]] = []
-    for mname in (*METRICS, HARM_NAME):
-        task = METRICS[mname].task if mname in METRICS else HARM.task
-        kind = "bystander_group" if mname == HARM_NAME else "group"
-        ri = index[(mname, task, kind, ref)]
+    for m in declared.values():
+        kind = "bystander_group" if m.by_bystander else "group"
+        if not m.disparity or (kind, ref) not in {(k[2], k[3]) for k in keys if k[0] == m.name}:
+            continue
+        ri = index[(m.name, m.task, kind, ref)]
         for g in GROUPS:
             if kind == "group" and n_cases[("group", g)] < sc.audit.min_group_cases:
                 continue
-            pairs.append((index[(mname, task, kind, g)], ri, mname, kind))
+            pairs.append((index[(m.name, m.task, kind, g)], ri, m.name, kind))
     disp = []
     if pairs:
         ga = np.array([p[0] for p in pairs])
@@ -210,7 +219,11 @@ def build_scorecard(
         },
         "systems": {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()},
         "ignored_plugins": shadowed_plugins(),
-        "definitions": {k: m.definition for k, m in METRICS.items()} | {HARM_NAME: HARM.definition},
+        "definitions": {k: m.definition for k, m in registry.metrics().items()},
+        "declarations": {
+            "tasks": {t.name: t.version for t in registry.tasks()},
+            "metrics": {k: m.version for k, m in registry.metrics().items()},
+        },
         "metrics": metrics,
         "disparities": disparities,
         "exposure": [
@@ -223,9 +236,6 @@ def build_scorecard(
     return card
 
 
-def schema() -> dict[str, Any]:
-    return json.loads(resources.files("trailbench.audit").joinpath("scorecard.schema.json").read_text())
-
-
 def validate_scorecard(card: dict[str, Any]) -> None:
-    jsonschema.validate(card, schema())
+    """Check a scorecard against the schema generated from today's declarations."""
+    jsonschema.validate(card, scorecard_schema())

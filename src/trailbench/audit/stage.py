@@ -9,14 +9,13 @@ from typing import Any
 
 import polars as pl
 
-from trailbench.audit import explain
 from trailbench.audit.cases import case_table, subject_attributes
 from trailbench.audit.scorecard import build_scorecard
 from trailbench.io import write_json, write_parquet
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
-from trailbench.tasks.associates import score_associates
-from trailbench.tasks.locate import score_locate
+from trailbench.tasks import registry
+from trailbench.tasks.declare import ScoreContext
 from trailbench.trails import Trails
 from trailbench.world import World
 
@@ -27,11 +26,11 @@ def _answers(run: Path, system: str, task: str) -> pl.DataFrame | None:
 
 
 @dataclass
-class Scored:
-    """One system's scored answers."""
+class SystemScore:
+    """One system's answers to every task, scored."""
 
-    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
-    cases: pl.DataFrame | None = None
+    cases: pl.DataFrame
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
@@ -45,26 +44,24 @@ def score_system(
     trails: Trails,
     docket_truth: pl.DataFrame,
     subjects: pl.DataFrame,
-) -> Scored:
-    out = Scored()
-    loc = _answers(run, system, "locate")
-    outcomes = residents = per_case = None
-    tag = pl.lit(system).alias("system")
-    if loc is not None:
-        outcomes, residents = score_locate(loc, docket_truth, world, trails.truth_records, trails.address_register)
-        chain = explain.chains(system, outcomes, world, trails.records, trails.truth_records)
-        out.error_types = explain.error_types(system, outcomes)
-        out.explained = explain.explained(
-            system, outcomes, chain, sc.audit.explained_cases, stream(sc.seed, "audit", "explain", system)
-        )
-        out.frames |= {"locate": outcomes.with_columns(tag), "residents": residents.with_columns(tag), "chains": chain}
-    ass = _answers(run, system, "associates")
-    out.drawn = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
-    if ass is not None:
-        entities, per_case, drawn = score_associates(ass, docket_truth, world, trails.truth_records)
-        out.frames |= {"entities": entities.with_columns(tag), "assoc": per_case.with_columns(tag)}
-        out.drawn = drawn.filter(~pl.col("person_id").is_in(docket_truth["person_id"].implode()))
-    out.cases = case_table(subjects, outcomes, residents, per_case)
+) -> SystemScore:
+    """Every registered task's scorer over this system's answers (a task it did not answer is
+    scored as no answer); the per-case counts joined into one case table."""
+    counts = []
+    out = SystemScore(pl.DataFrame())
+    drawn = []
+    for task in registry.tasks():
+        ctx = ScoreContext(system, sc, world, trails, docket_truth, stream(sc.seed, "audit", "explain", system))
+        scored = task.score(ctx, _answers(run, system, task.name))
+        counts.append(scored.counts)
+        for name, df in scored.tables.items():
+            out.tables[name] = df if "system" in df.columns else df.with_columns(pl.lit(system).alias("system"))
+        if scored.drawn is not None:
+            drawn.append(scored.drawn)
+        out.error_types += scored.error_types
+        out.explained += scored.explained
+    out.cases = case_table(subjects, counts)
+    out.drawn = pl.concat(drawn).unique(maintain_order=True) if len(drawn) > 1 else (drawn[0] if drawn else None)
     return out
 
 
@@ -82,28 +79,18 @@ def audit(
         scored = list(
             pool.map(lambda s: score_system(s, run, sc, world, trails, docket_truth, subjects), sc.systems.run)
         )
-    frames: dict[str, list[pl.DataFrame]] = {k: [] for k in ("locate", "residents", "entities", "assoc", "chains")}
-    for sc_ in scored:
-        for k, df in sc_.frames.items():
-            frames[k].append(df)
-    cases_by_system = {s: r.cases for s, r in zip(sc.systems.run, scored, strict=True) if r.cases is not None}
-    exposure = {s: r.drawn for s, r in zip(sc.systems.run, scored, strict=True) if r.drawn is not None}
-    error_types = [e for r in scored for e in r.error_types]
-    explained = [e for r in scored for e in r.explained]
-    names = {
-        "locate": "locate",
-        "residents": "locate_residents",
-        "entities": "associates",
-        "assoc": "associates_cases",
-        "chains": "locate_chains",
-    }
-    for key, parts in frames.items():
+    names = [n for n in registry.outcome_tables() if n != "cases"]
+    for name in names:
+        parts = [r.tables[name] for r in scored if name in r.tables]
         if parts:
             df = pl.concat(parts, how="diagonal_relaxed")
             write_parquet(
-                df.select("system", *[c for c in df.columns if c != "system"]),
-                run / "outcomes" / f"{names[key]}.parquet",
+                df.select("system", *[c for c in df.columns if c != "system"]), run / "outcomes" / f"{name}.parquet"
             )
+    cases_by_system = dict(zip(sc.systems.run, (r.cases for r in scored), strict=True))
+    exposure = {s: r.drawn for s, r in zip(sc.systems.run, scored, strict=True) if r.drawn is not None}
+    error_types = [e for r in scored for e in r.error_types]
+    explained = [e for r in scored for e in r.explained]
     cases = pl.concat([t.with_columns(system=pl.lit(s)) for s, t in cases_by_system.items()])
     write_parquet(cases, run / "outcomes" / "cases.parquet")
     card = build_scorecard(sc, cases_by_system, statuses, world.people, exposure, error_types, explained)

@@ -8,18 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from trailbench.io import write_text
-from trailbench.report.html import environment, fmt
-
-COMPARED = (
-    "wrong_door_rate",
-    "people_at_wrong_door_per_100_cases",
-    "children_at_wrong_door_per_100_cases",
-    "false_links_per_case",
-    "people_drawn_in_per_case",
-    "associates_precision",
-    "error_share_namesake",
-    "error_share_stale",
-)
+from trailbench.report.html import ci_label, environment, fmt
+from trailbench.tasks import registry
 
 
 def _load(run: Path) -> dict[str, Any]:
@@ -35,35 +25,39 @@ def comparison(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     ma = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in a["metrics"]}
     mb = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in b["metrics"]}
     systems = [s for s in a["scenario"]["systems"]["run"] if s in b["scenario"]["systems"]["run"]]
+    declared = registry.metrics()
+    compared = [m for m in declared.values() if not m.by_bystander]
+    gaps = [m.name for m in compared if m.headline and m.disparity]
     rows = []
     for s in systems:
-        for m in COMPARED:
-            ra, rb = ma.get((s, m, "overall", "all")), mb.get((s, m, "overall", "all"))
+        for m in compared:
+            ra, rb = ma.get((s, m.name, "overall", "all")), mb.get((s, m.name, "overall", "all"))
             if ra is None or rb is None:
                 continue
-            rows.append(_row(s, m, "overall", ra["value"], ra["lo"], ra["hi"], rb["value"], rb["lo"], rb["hi"]))
+            rows.append(_row(s, m.name, "overall", ra["value"], ra["lo"], ra["hi"], rb["value"], rb["lo"], rb["hi"]))
         da = {(d["system"], d["metric"], d["level"]): d for d in a["disparities"] if d["slice"] == "group"}
         db = {(d["system"], d["metric"], d["level"]): d for d in b["disparities"] if d["slice"] == "group"}
-        for (sys_, metric, level), d1 in sorted(da.items()):
-            if sys_ != s or metric != "wrong_door_rate" or level == d1["reference"]:
-                continue
-            d2 = db.get((sys_, metric, level))
-            if d2 is None:
-                continue
-            rows.append(
-                _row(
-                    s,
-                    "wrong_door_rate disparity",
-                    level,
-                    d1["ratio"],
-                    d1["lo"],
-                    d1["hi"],
-                    d2["ratio"],
-                    d2["lo"],
-                    d2["hi"],
-                    ratio=True,
+        for metric in gaps:
+            for (sys_, m_, level), d1 in sorted(da.items()):
+                if sys_ != s or m_ != metric or level == d1["reference"]:
+                    continue
+                d2 = db.get((sys_, metric, level))
+                if d2 is None:
+                    continue
+                rows.append(
+                    _row(
+                        s,
+                        f"{metric} disparity",
+                        level,
+                        d1["ratio"],
+                        d1["lo"],
+                        d1["hi"],
+                        d2["ratio"],
+                        d2["lo"],
+                        d2["hi"],
+                        ratio=True,
+                    )
                 )
-            )
     return rows
 
 
@@ -103,6 +97,10 @@ def _signed(metric: str, d: float) -> str:
 def render_compare(run_a: Path, run_b: Path, out: Path) -> tuple[Path, list[dict[str, Any]]]:
     a, b = _load(run_a), _load(run_b)
     rows = comparison(a, b)
-    html = environment().get_template("compare.html.j2").render(a=a, b=b, run_a=str(run_a), run_b=str(run_b), rows=rows)
+    html = (
+        environment()
+        .get_template("compare.html.j2")
+        .render(a=a, b=b, run_a=str(run_a), run_b=str(run_b), rows=rows, ci=ci_label(a))
+    )
     write_text(html, out)
     return out, rows

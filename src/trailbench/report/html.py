@@ -12,37 +12,14 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from trailbench.audit.cases import CAUSES
-from trailbench.audit.metrics import HARM_NAME, METRICS
+from trailbench.audit.cases import STRATA_LABELS
 from trailbench.io import write_text
 from trailbench.report import charts
 from trailbench.scenario import GROUPS, Scenario, parameter_table
-from trailbench.tasks.locate import OUTCOMES
+from trailbench.tasks import registry
+from trailbench.tasks.locate import CAUSES, OUTCOMES
 
-PERCENT = {
-    "exposure_share",
-    "wrong_door_rate",
-    "correct_rate",
-    "no_answer_rate",
-    "no_such_address_rate",
-    "associates_precision",
-    "associates_recall",
-    *[m for m in METRICS if m.startswith("error_share_")],
-}
-ONE_DECIMAL = {"people_at_wrong_door_per_100_cases", "children_at_wrong_door_per_100_cases"}
-STRATA_LABELS = {
-    "tenure": "tenure",
-    "household_form": "household form",
-    "moved_last_year": "moved in the last year",
-    "informal_work": "informal work",
-}
-CAUSE_LABELS = {
-    "stale": "stale",
-    "namesake": "namesake",
-    "digit-error": "digit error",
-    "unit-missing": "unit missing",
-    "other": "other",
-}
+CAUSE_LABELS = {c: c.replace("-", " ") for c in CAUSES}
 NOT_CLAIMED = (
     "The population, its records and their errors are synthetic. Rates measure how the systems behave on this "
     "world; they estimate a real deployment's rates only as far as the mechanisms and parameters (listed below, "
@@ -57,16 +34,21 @@ NOT_CLAIMED = (
 
 
 def fmt(metric: str, v: float | None) -> str:
-    """The one formatting rule for every number the report shows."""
+    """The one formatting rule for every number shown: a metric's own (from its declaration),
+    ``ratio`` for disparities, ``exposure_share`` as a percentage."""
     if v is None:
         return "–"
     if metric == "ratio":
         return f"{v:.2f}×"
-    if metric in PERCENT:
+    if metric == "exposure_share":
         return f"{100 * v:.1f}%"
-    if metric in ONE_DECIMAL:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
+    declared = registry.metrics().get(metric)
+    return declared.format(v) if declared is not None else f"{v:.2f}"
+
+
+def ci_label(card: dict[str, Any]) -> str:
+    """ "95% CI" for the configured confidence, everywhere intervals are shown."""
+    return f"{round(100 * float(card['confidence']))}% CI"
 
 
 def cell(row: dict[str, Any] | None, metric: str, field: str = "value", key: str = "") -> Markup:
@@ -117,17 +99,12 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     ref = card["reference_group"]
     groups = _group_levels(v)
     exposure = {e["system"]: e for e in card["exposure"]}
-    per_case = (
-        "people_at_wrong_door_per_100_cases",
-        "children_at_wrong_door_per_100_cases",
-        "false_links_per_case",
-        "people_drawn_in_per_case",
-    )
+    declared = registry.metrics()
+    headline_metrics = [m for m in declared.values() if m.headline and m.name in card["definitions"]]
     headline = []
     for s in v.systems:
         st = card["systems"][s]
-        cells = ci_cells(v.metric(s, "wrong_door_rate"), "wrong_door_rate", v.key(s, "wrong_door_rate"))
-        cells += Markup("").join(cell(v.metric(s, m), m, key=v.key(s, m)) for m in per_case)
+        cells = Markup("").join(ci_cells(v.metric(s, m.name), m.name, v.key(s, m.name)) for m in headline_metrics)
         cells += Markup("").join(
             cell(exposure.get(s), "exposure_share", f, key=f"{s}|exposure") for f in ("share", "lo", "hi")
         )
@@ -143,12 +120,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         for s in v.systems
     ]
     detail_metrics = [
-        "correct_rate",
-        "no_answer_rate",
-        "no_such_address_rate",
-        "people_per_wrong_door",
-        "associates_precision",
-        "associates_recall",
+        m.name for m in declared.values() if not m.headline and not m.by_bystander and m.name in card["definitions"]
     ]
     details = [
         {"system": s, "cells": Markup("").join(ci_cells(v.metric(s, m), m, v.key(s, m)) for m in detail_metrics)}
@@ -167,9 +139,8 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             rows.append({"level": lv, "cases": n, "cells": cells})
         return rows
 
-    group_metrics = ["wrong_door_rate", "people_at_wrong_door_per_100_cases", "false_links_per_case"]
     group_sections = []
-    for metric in group_metrics:
+    for metric in [m.name for m in headline_metrics if "group" in m.slices]:
         group_sections.append(
             {
                 "metric": metric,
@@ -185,13 +156,17 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 ),
             }
         )
-    harm_rows = table(HARM_NAME, "bystander_group", groups)
+    harm = [
+        {"metric": m.name, "definition": m.definition, "rows": table(m.name, "bystander_group", groups)}
+        for m in declared.values()
+        if m.by_bystander and m.name in card["definitions"]
+    ]
     disparity = []
-    for metric, kind in (
-        ("wrong_door_rate", "group"),
-        ("false_links_per_case", "group"),
-        (HARM_NAME, "bystander_group"),
-    ):
+    for metric, kind in [
+        (m.name, "bystander_group" if m.by_bystander else "group")
+        for m in declared.values()
+        if m.disparity and (m.headline or m.by_bystander) and m.name in card["definitions"]
+    ]:
         pts, rows = [], []
         for g in groups:
             cells = Markup("")
@@ -221,32 +196,38 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             }
         )
     strata = []
-    for s_key, label in STRATA_LABELS.items():
-        levels = sorted({lv for (_, m, sl, lv) in v.m if sl == s_key and m == "wrong_door_rate"})
-        strata.append({"key": s_key, "label": label, "rows": table("wrong_door_rate", s_key, levels)})
+    strata_metric = "wrong_door_rate" if "wrong_door_rate" in card["definitions"] else headline_metrics[0].name
+    for t in registry.tasks():
+        first = next((m for m in headline_metrics if m.task == t.name and "strata" in m.slices), None)
+        for s_key in t.strata if first is not None else ():
+            levels = sorted({lv for (_, m, sl, lv) in v.m if sl == s_key and m == first.name})  # type: ignore[union-attr]
+            label = STRATA_LABELS.get(s_key, s_key)
+            strata.append(
+                {"key": s_key, "label": label, "metric": first.label, "rows": table(first.name, s_key, levels)}  # type: ignore[union-attr]
+            )
+    strata_keys = registry.task(declared[strata_metric].task).strata
     strata_levels = [
-        f"{STRATA_LABELS[k]}: {lv}"
-        for k in STRATA_LABELS
-        for lv in sorted({lv for (_, m, sl, lv) in v.m if sl == k and m == "wrong_door_rate"})
+        f"{STRATA_LABELS.get(k, k)}: {lv}"
+        for k in strata_keys
+        for lv in sorted({lv for (_, m, sl, lv) in v.m if sl == k and m == strata_metric})
     ]
     strata_points = [
-        charts.Point(f"{STRATA_LABELS[p_key]}: {p.row}", p.series, p.value, p.lo, p.hi)
-        for p_key in STRATA_LABELS
+        charts.Point(f"{STRATA_LABELS.get(p_key, p_key)}: {p.row}", p.series, p.value, p.lo, p.hi)
+        for p_key in strata_keys
         for p in v.points(
-            "wrong_door_rate", p_key, sorted({lv for (_, m, sl, lv) in v.m if sl == p_key and m == "wrong_door_rate"})
+            strata_metric, p_key, sorted({lv for (_, m, sl, lv) in v.m if sl == p_key and m == strata_metric})
         )
     ]
     group_points = [
-        charts.Point(f"group: {p.row}", p.series, p.value, p.lo, p.hi)
-        for p in v.points("wrong_door_rate", "group", groups)
+        charts.Point(f"group: {p.row}", p.series, p.value, p.lo, p.hi) for p in v.points(strata_metric, "group", groups)
     ]
     strata_chart = charts.dot_whisker(
         group_points + strata_points,
         [f"group: {g}" for g in groups] + strata_levels,
         v.systems,
-        "Wrong-door rate by group and by stratum",
-        "wrong-door rate",
-        lambda x: fmt("wrong_door_rate", x),
+        f"{declared[strata_metric].label.capitalize()} by group and by stratum",
+        declared[strata_metric].label,
+        lambda x: fmt(strata_metric, x),
     )
     cause_metric = {c: "error_share_" + c.replace("-", "_") for c in CAUSES}
     error_rows = [
@@ -281,7 +262,9 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "details": details,
         "detail_metrics": detail_metrics,
         "group_sections": group_sections,
-        "harm_rows": harm_rows,
+        "harm": harm,
+        "headline_metrics": headline_metrics,
+        "ci": ci_label(card),
         "disparity": disparity,
         "strata": strata,
         "strata_chart": strata_chart,
@@ -296,7 +279,6 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "fmt": fmt,
         "command": f"trailbench run {run_dir / 'scenario.toml'} --out {run_dir}",
         "scenario_toml": sc.to_toml(),
-        "harm_name": HARM_NAME,
     }
 
 

@@ -20,17 +20,17 @@ from typing import Any, Protocol
 
 import polars as pl
 
-TASKS = ("locate", "associates")
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "locate": {
-        "case_id": pl.String(),
-        "rank": pl.Int64(),
-        "address_text": pl.String(),
-        "evidence": pl.List(pl.String()),
-    },
-    "associates": {"case_id": pl.String(), "rank": pl.Int64(), "entity": pl.List(pl.String())},
-}
-ID_COLUMN = {"locate": "evidence", "associates": "entity"}
+import trailbench.tasks  # noqa: F401  (registers the built-in tasks)
+from trailbench.tasks import registry
+
+
+def schema(task: str) -> dict[str, pl.DataType]:
+    """A task's answer schema, from its declaration."""
+    return registry.task(task).answer_schema
+
+
+def task_names() -> list[str]:
+    return [t.name for t in registry.tasks()]
 
 
 class System(Protocol):
@@ -46,7 +46,7 @@ class AnswerError(ValueError):
 def write_answer(workdir: Path, system: str, task: str, df: pl.DataFrame) -> None:
     out = workdir / "answers" / system
     out.mkdir(parents=True, exist_ok=True)
-    df.select([pl.col(c).cast(t) for c, t in SCHEMAS[task].items()]).sort("case_id", "rank").write_parquet(
+    df.select([pl.col(c).cast(t) for c, t in schema(task).items()]).sort("case_id", "rank").write_parquet(
         out / f"{task}.parquet", statistics=False
     )
 
@@ -58,12 +58,13 @@ def read_config(workdir: Path) -> dict[str, Any]:
 
 def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Series) -> pl.DataFrame:
     """The answer cast to the contract's schema, or :class:`AnswerError` naming the problem."""
-    schema = SCHEMAS[task]
-    missing = [c for c in schema if c not in df.columns]
+    declared = registry.task(task)
+    cols = declared.answer_schema
+    missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise AnswerError(f"{task}: missing columns {missing}; the contract needs {list(schema)}")
+        raise AnswerError(f"{task}: missing columns {missing}; the contract needs {list(cols)}")
     try:
-        out = df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+        out = df.select([pl.col(c).cast(t, strict=True) for c, t in cols.items()])
     except Exception as err:  # polars raises several error types for bad casts
         raise AnswerError(f"{task}: columns of the wrong type ({type(err).__name__}: {str(err)[:200]})") from None
     if out["case_id"].null_count() or out["rank"].null_count():
@@ -73,8 +74,11 @@ def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Se
     unknown_cases = out.filter(~pl.col("case_id").is_in(case_ids.implode()))["case_id"].unique()
     if unknown_cases.len():
         raise AnswerError(f"{task}: answers for cases not on the docket: {unknown_cases.head(5).to_list()}")
-    ids = out[ID_COLUMN[task]].explode().drop_nulls().unique()
-    unknown = ids.filter(~ids.is_in(record_ids.implode()))
-    if unknown.len():
-        raise AnswerError(f"{task}: cites {unknown.len()} unknown record ids, e.g. {unknown.sort().head(3).to_list()}")
+    for col in declared.id_columns:
+        ids = out[col].explode().drop_nulls().unique()
+        unknown = ids.filter(~ids.is_in(record_ids.implode()))
+        if unknown.len():
+            raise AnswerError(
+                f"{task}: cites {unknown.len()} unknown record ids, e.g. {unknown.sort().head(3).to_list()}"
+            )
     return out.sort("case_id", "rank")

@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import BaseModel
 
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.scenario import Scenario, ScenarioError
 from trailbench.systems import sandbox
 from trailbench.systems.collect import OutputRefused, Tail, clean_text, read_answer, tree_bytes
 from trailbench.systems.limits import POLL_S, TreeLimit, clean_orphans
-from trailbench.systems.protocol import TASKS, AnswerError, validate
+from trailbench.systems.protocol import AnswerError, task_names, validate
 from trailbench.systems.registry import Resolved, resolve, shadowed_plugins
 
 PUBLIC = ("trails", "docket")
@@ -97,6 +98,13 @@ def plan(sc: Scenario, use_sandbox: bool = True) -> dict[str, tuple[Resolved, di
     return out
 
 
+def own_settings(sc: Scenario, name: str) -> dict[str, Any]:
+    """The settings a system is given (and its answers' cache key covers): its own section of
+    ``[systems]``, if the scenario has one (``[systems.splink]`` for ``splink``)."""
+    section = getattr(sc.systems, name, None)
+    return {name: section.model_dump(mode="json")} if isinstance(section, BaseModel) else {}
+
+
 def _preexec(limit: TreeLimit, memory_bytes: int, output_bytes: int) -> Any:
     """Runs in the child before exec: join the tree's limit, cap memory, file size and core
     dumps per process, and die with the harness (so a killed run leaves nothing running)."""
@@ -119,7 +127,7 @@ def _box(name: str, sc: Scenario) -> tuple[Path, Path, Path]:
     answers = box / "answers" / name
     answers.mkdir(parents=True)
     config = box / "config.json"
-    cfg = {"system": name, "tasks": list(TASKS), "splink": sc.systems.splink.model_dump()}
+    cfg = {"system": name, "tasks": task_names(), **own_settings(sc, name)}
     config.write_text(json.dumps(cfg, sort_keys=True))
     return box, answers, config
 
@@ -284,7 +292,7 @@ def _collect(answers: Path, run: Path, out: Path, sc: Scenario) -> dict[str, dic
     case_ids = pl.read_parquet(run / "docket" / "cases.parquet", columns=["case_id"])["case_id"]
     max_bytes = sc.systems.max_output_mb * 1024 * 1024
     tasks: dict[str, dict[str, Any]] = {}
-    for task in TASKS:
+    for task in task_names():
         path = answers / f"{task}.parquet"
         try:
             df = read_answer(path, max_bytes, sc.systems.max_answer_rows)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from trailbench.tasks import truth
+from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task
 from trailbench.world import World
 
 MAJORITY = 2 / 3
@@ -82,3 +83,74 @@ def score_associates(
     )
     per = per.with_columns(pl.exclude("case_id").fill_null(0).cast(pl.Int64)).sort("case_id")
     return ent, per, drawn
+
+
+# -- the declaration -------------------------------------------------------------------------
+
+COUNTS = ("entities", "true_ties", "false_links", "mixed", "duplicates", "ties_found", "ties_total", "people_drawn")
+
+
+def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
+    given = answers if answers is not None else TASK.empty_answers()
+    entities, per_case, drawn = score_associates(given, ctx.docket_truth, ctx.world, ctx.trails.truth_records)
+    out = Scored(per_case.select("case_id", *COUNTS))
+    out.drawn = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
+    if answers is None:
+        return out
+    out.tables = {"associates": entities, "associates_cases": per_case}
+    out.drawn = drawn.filter(~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode()))
+    return out
+
+
+METRICS = (
+    Metric(
+        "associates_precision",
+        "associates",
+        "true_ties",
+        "entities",
+        "returned entities that are a true tie of the subject",
+        higher_is_better=True,
+    ),
+    Metric(
+        "associates_recall",
+        "associates",
+        "ties_found",
+        "ties_total",
+        "the subject's ties (begun by the as-of date) found among the returned entities",
+        higher_is_better=True,
+    ),
+    Metric(
+        "false_links_per_case",
+        "associates",
+        "false_links",
+        "cases",
+        "returned entities with no tie to the subject, per case",
+        unit="per_case",
+        headline=True,
+        short="false links /case",
+    ),
+    Metric(
+        "people_drawn_in_per_case",
+        "associates",
+        "people_drawn",
+        "cases",
+        "distinct people behind returned records, subject excluded, per case",
+        unit="per_case",
+    ),
+)
+
+TASK = Task(
+    name="associates",
+    description="network mapping: ranked entities (sets of record ids) linked to the subject",
+    answer_schema={"case_id": pl.String(), "rank": pl.Int64(), "entity": pl.List(pl.String())},
+    id_columns=("entity",),
+    score=score,
+    counts=COUNTS,
+    metrics=METRICS,
+    strata=("tenure", "household_form", "moved_last_year", "informal_work"),
+    outcome_tables={
+        "associates": "one row per returned entity: the person holding most of its records and its class",
+        "associates_cases": "one row per (system, case): entities, ties, false links and people drawn in",
+    },
+    explained_chain="",
+)

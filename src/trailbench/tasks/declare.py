@@ -1,0 +1,144 @@
+"""What a task and a metric are: one declaration each, read by every surface.
+
+A :class:`Task` says what systems answer (the answer schema, and which columns cite record
+ids), how answers are scored (answers + truth -> one row of counts per case, plus outcome
+tables), which per-case counts it yields, its metrics, its strata and its explained-case chain.
+A :class:`Metric` is a ratio of two per-case counts times a scale, with its unit, direction,
+slices and definition in words. Families of variants (an error share per cause) come from one
+template by :func:`family`. The audit, the scorecard, its JSON Schema, the report, compare, the
+CLI and docs/METRICS.md all read these declarations; nothing lists a task or metric by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from trailbench.scenario import Scenario
+    from trailbench.trails import Trails
+    from trailbench.world import World
+
+Unit = Literal["share", "per_case", "per_100_cases", "per_10k_residents_per_100_cases", "count"]
+Slice = Literal["overall", "group", "strata", "bystander_group"]
+
+UNIT_WORDS: dict[str, str] = {
+    "share": "share (shown as a percentage)",
+    "per_case": "per case",
+    "per_100_cases": "per 100 cases",
+    "per_10k_residents_per_100_cases": "per 10,000 residents of the group, per 100 cases",
+    "count": "count",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A ratio of two per-case counts of one task, times ``scale``.
+
+    ``numerator`` may contain ``{group}``: the metric is then counted on the people harmed, by
+    their own group, over all cases, and divided by the group's population (``per_population``)."""
+
+    name: str
+    task: str
+    numerator: str
+    denominator: str
+    definition: str
+    unit: Unit = "share"
+    scale: float = 1.0
+    higher_is_better: bool = False
+    slices: tuple[Slice, ...] = ("overall", "group", "strata")
+    disparity: bool = True  # group ratios to the reference group are reported
+    headline: bool = False  # shown in the CLI summary and the report's headline
+    short: str = ""  # a column heading for narrow tables (the CLI summary)
+    version: int = 1
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    @property
+    def heading(self) -> str:
+        return self.short or self.label
+
+    @property
+    def by_bystander(self) -> bool:
+        return "bystander_group" in self.slices
+
+    def format(self, v: float | None) -> str:
+        """The one formatting rule for this metric's numbers."""
+        if v is None:
+            return "–"
+        if self.unit == "share":
+            return f"{100 * v:.1f}%"
+        if self.unit == "per_100_cases":
+            return f"{v:.1f}"
+        return f"{v:.2f}"
+
+
+def family(template: Metric, variants: Mapping[str, str]) -> tuple[Metric, ...]:
+    """One metric per variant from a template whose name and numerator hold ``{}``: for example
+    an error share per cause. ``variants`` maps each variant to its definition."""
+    return tuple(
+        replace(
+            template,
+            name=template.name.format(v.replace("-", "_")),
+            numerator=template.numerator.format(v.replace("-", "_")),
+            definition=text,
+        )
+        for v, text in variants.items()
+    )
+
+
+@dataclass
+class ScoreContext:
+    """Everything a scorer may read: the truth is here, never in what systems saw."""
+
+    system: str
+    scenario: Scenario
+    world: World
+    trails: Trails
+    docket_truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id
+    rng: np.random.Generator  # for drawing explained cases
+
+
+@dataclass
+class Scored:
+    """One system's answers to one task, scored.
+
+    ``counts`` has one row per docket case (``case_id`` and the task's ``counts`` columns);
+    ``tables`` are outcome tables written to ``outcomes/<name>.parquet`` (a ``system`` column is
+    added); ``drawn`` lists (case_id, person_id) of people drawn into case files, for exposure."""
+
+    counts: pl.DataFrame
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    drawn: pl.DataFrame | None = None
+    error_types: list[dict[str, Any]] = field(default_factory=list)
+    explained: list[dict[str, Any]] = field(default_factory=list)
+
+
+Scorer = Callable[[ScoreContext, pl.DataFrame | None], Scored]  # None: the system gave no answer file
+
+
+@dataclass(frozen=True)
+class Task:
+    """A question systems answer, and how its answers are scored."""
+
+    name: str
+    description: str
+    answer_schema: dict[str, pl.DataType]
+    id_columns: tuple[str, ...]  # columns that cite record ids (validated against the trails)
+    score: Scorer  # answers (possibly empty: the system gave none) -> Scored
+    counts: tuple[str, ...]  # per-case count columns the scorer yields
+    metrics: tuple[Metric, ...]
+    strata: tuple[str, ...] = ()
+    outcome_tables: Mapping[str, str] = field(default_factory=dict)  # name -> what a row is
+    explained_chain: str = ""  # what an explained case of this task shows, in words
+    version: int = 1
+
+    def empty_answers(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.answer_schema)
