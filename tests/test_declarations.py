@@ -100,6 +100,30 @@ def test_declarations_are_checked() -> None:
         registry.metric("wrong_door")
 
 
+def test_the_stage_graph_is_declared_and_covers_the_registries() -> None:
+    from dataclasses import replace
+
+    from trailbench.stages import STAGES, stage_hash
+    from trailbench.trails import catalog
+
+    assert [s.parent for s in STAGES.values()] == [None, "world", "trails", "docket", "systems"]
+    sc = small_scenario()
+    before = {s: stage_hash(sc, s) for s in STAGES}
+    registry.register(TOWN)
+    try:
+        after_task = {s: stage_hash(sc, s) for s in STAGES}
+    finally:
+        registry.unregister("town")
+    assert after_task["systems"] == before["systems"] and after_task["audit"] != before["audit"]
+    catalog.register(replace(catalog.SOURCES["court"], name="court_copy"))
+    try:
+        after_source = {s: stage_hash(sc, s) for s in STAGES}
+    finally:
+        catalog.unregister("court_copy")
+    assert after_source["world"] == before["world"] and after_source["trails"] != before["trails"]
+    assert {s: stage_hash(sc, s) for s in STAGES} == before
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict]]:
     registry.register(TOWN)

@@ -22,6 +22,7 @@ from trailbench.scenario import (
     override_keys,
     parse_scenario,
 )
+from trailbench.stages import stage_hash
 
 BASE = Scenario()
 
@@ -119,8 +120,8 @@ def test_a_scenario_object_with_overrides() -> None:
     assert (sc.docket.cases, sc.errors.name_typo, sc.seed, sc.world.people) == (200, 0.05, 11, 100_000)
     assert base.docket.cases == 1000  # the original is unchanged
     # the docket and error settings leave the world alone: same world, new trails
-    assert sc.stage_hash("world") == base.stage_hash("world")
-    assert sc.stage_hash("trails") != base.stage_hash("trails")
+    assert stage_hash(sc, "world") == stage_hash(base, "world")
+    assert stage_hash(sc, "trails") != stage_hash(base, "trails")
     assert load_scenario(base) == base
 
 
@@ -234,3 +235,19 @@ def test_rates_in_range_are_accepted(rate: float) -> None:
 @settings(max_examples=30, deadline=None)
 def test_rates_out_of_range_are_refused(rate: float) -> None:
     assert _refused(BASE, errors__name_typo=rate).startswith("invalid scenario: errors.name_typo: Input should be")
+
+
+def test_a_partly_written_source_keeps_its_own_defaults(tmp_path: Path) -> None:
+    """``[sources.dmv]`` with only ``coverage`` used to reset the DMV's staleness and error scale
+    to the generic source defaults; the override path and the file path now agree."""
+    path = tmp_path / "s.toml"
+    path.write_text("[sources.dmv]\ncoverage = 0.5\n")
+    from_file = load_scenario(path).sources.dmv
+    from_override = load_scenario("county-10k", overrides={"sources.dmv.coverage": 0.5}).sources.dmv
+    default = load_scenario("county-10k").sources.dmv
+    assert from_file.coverage == from_override.coverage == 0.5
+    assert (from_file.stale, from_file.error_scale, from_file.lag_days) == (
+        default.stale,
+        default.error_scale,
+        default.lag_days,
+    )

@@ -33,6 +33,7 @@ from trailbench.rundir import (
     unmark_stage,
 )
 from trailbench.scenario import Scenario
+from trailbench.stages import STAGES, stage_hash
 from trailbench.systems.registry import Resolved
 from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
@@ -40,14 +41,9 @@ from trailbench.world import TABLES, World, build_world
 
 Progress = Callable[[str], None]
 
-WORLD_FILES = tuple(f"world/{name}.parquet" for name in TABLES)
-TRAILS_FILES = (
-    "trails/records.parquet",
-    "trails/record_links.parquet",
-    "trails/address_register.parquet",
-    "truth/records.parquet",
-)
-DOCKET_FILES = ("docket/cases.parquet", "truth/cases.parquet")
+WORLD_FILES = STAGES["world"].outputs
+TRAILS_FILES = STAGES["trails"].outputs
+DOCKET_FILES = STAGES["docket"].outputs
 # files that describe the whole run; they go when the run directory is given another scenario
 RESULTS = ("scorecard.json", "report.html")
 
@@ -58,7 +54,7 @@ def default_run_dir(sc: Scenario, root: Path = Path("runs")) -> Path:
 
 def stage_done(run: Path, sc: Scenario, stage: str) -> bool:
     """The stage's outputs in ``run`` are for this configuration and verify against its marker."""
-    return check_stage(run, stage, sc.stage_hash(stage)).ok
+    return check_stage(run, stage, stage_hash(sc, stage)).ok
 
 
 def _reuse(run: Path, stage: str, config_hash: str, label: str, building: str, note: Progress, **kw: Any) -> bool:
@@ -89,12 +85,12 @@ def _prepare(run: Path, sc: Scenario) -> None:
 
 
 def world_stage(run: Path, sc: Scenario, note: Progress = lambda s: None) -> World:
-    if _reuse(run, "world", sc.stage_hash("world"), "world", "generating", note):
+    if _reuse(run, "world", stage_hash(sc, "world"), "world", "generating", note):
         return load_world(run)
     w = build_world(sc)
     for name, df in w.tables().items():
         write_parquet(df, run / "world" / f"{name}.parquet")
-    mark_stage(run, "world", sc.stage_hash("world"), [run / f for f in WORLD_FILES])
+    mark_stage(run, "world", stage_hash(sc, "world"), [run / f for f in WORLD_FILES])
     return w
 
 
@@ -103,14 +99,14 @@ def load_world(run: Path) -> World:
 
 
 def trails_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> Trails:
-    if _reuse(run, "trails", sc.stage_hash("trails"), "trails", "emitting records", note):
+    if _reuse(run, "trails", stage_hash(sc, "trails"), "trails", "emitting records", note):
         return load_trails(run)
     t = build_trails(world, sc, workers=workers)
     write_parquet(t.records, run / "trails" / "records.parquet")
     write_parquet(t.record_links, run / "trails" / "record_links.parquet")
     write_parquet(t.address_register, run / "trails" / "address_register.parquet")
     write_parquet(t.truth_records, run / "truth" / "records.parquet")
-    mark_stage(run, "trails", sc.stage_hash("trails"), [run / f for f in TRAILS_FILES])
+    mark_stage(run, "trails", stage_hash(sc, "trails"), [run / f for f in TRAILS_FILES])
     return t
 
 
@@ -124,14 +120,14 @@ def load_trails(run: Path) -> Trails:
 
 
 def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Progress = lambda s: None) -> Docket:
-    if _reuse(run, "docket", sc.stage_hash("docket"), "docket", "sampling cases", note):
+    if _reuse(run, "docket", stage_hash(sc, "docket"), "docket", "sampling cases", note):
         return Docket(
             pl.read_parquet(run / "docket" / "cases.parquet"), pl.read_parquet(run / "truth" / "cases.parquet")
         )
     d = build_docket(sc, world, trails)
     write_parquet(d.cases, run / "docket" / "cases.parquet")
     write_parquet(d.truth, run / "truth" / "cases.parquet")
-    mark_stage(run, "docket", sc.stage_hash("docket"), [run / f for f in DOCKET_FILES])
+    mark_stage(run, "docket", stage_hash(sc, "docket"), [run / f for f in DOCKET_FILES])
     return d
 
 
@@ -153,7 +149,7 @@ def system_key(sc: Scenario, name: str, resolved: Resolved, isolation: dict[str,
     limits = [s.timeout_s, s.memory_mb, s.max_output_mb, s.max_answer_rows]
     own = own_settings(sc, name)
     text = json.dumps(
-        [sc.stage_hash("docket"), name, resolved.provenance, isolation["kind"], limits, own], sort_keys=True
+        [stage_hash(sc, "docket"), name, resolved.provenance, isolation["kind"], limits, own], sort_keys=True
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -202,13 +198,13 @@ def audit_stage(
     note: Progress = lambda s: None,
 ) -> dict[str, Any]:
     inputs = _audit_inputs(run, sc, statuses)
-    if _reuse(run, "audit", sc.stage_hash("audit"), "audit", "scoring answers", note, inputs=inputs):
+    if _reuse(run, "audit", stage_hash(sc, "audit"), "audit", "scoring answers", note, inputs=inputs):
         return dict(json.loads((run / "scorecard.json").read_text()))
     for old in sorted((run / "outcomes").glob("*.parquet")):  # none of a previous audit's tables may linger
         old.unlink()
     card = audit(run, sc, world, trails, docket.truth, statuses)
     outputs = [run / "scorecard.json", run / "scenario.toml", *sorted((run / "outcomes").glob("*.parquet"))]
-    mark_stage(run, "audit", sc.stage_hash("audit"), outputs, inputs=inputs)
+    mark_stage(run, "audit", stage_hash(sc, "audit"), outputs, inputs=inputs)
     return card
 
 

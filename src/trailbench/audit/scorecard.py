@@ -18,6 +18,7 @@ from trailbench.audit.bootstrap import interval, ratios, weights
 from trailbench.audit.schema import scorecard_schema
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
+from trailbench.stages import STAGES, stage_hash
 from trailbench.systems.registry import shadowed_plugins
 from trailbench.tasks import registry
 
@@ -205,7 +206,7 @@ def build_scorecard(
         "scenario_name": sc.name,
         "seed": sc.seed,
         "scenario_hash": sc.hash8,
-        "stage_hashes": {s: sc.stage_hash(s) for s in ("world", "trails", "docket", "systems", "audit")},
+        "stage_hashes": {s: stage_hash(sc, s) for s in STAGES},
         "scenario": sc.model_dump(mode="json"),
         "versions": versions(),
         "git_revision": git_revision(),

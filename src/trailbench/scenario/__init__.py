@@ -25,8 +25,6 @@ from trailbench.scenario.load import (
 )
 from trailbench.scenario.schema import (
     SCHEMA_VERSION,
-    STAGE_PARENT,
-    STAGE_SECTIONS,
     AuditConfig,
     ByGroup,
     DocketConfig,
@@ -68,8 +66,6 @@ __all__ = [
     "NAME_RE",
     "PRESETS",
     "SCHEMA_VERSION",
-    "STAGE_PARENT",
-    "STAGE_SECTIONS",
     "SUM_TOLERANCE",
     "AuditConfig",
     "ByGroup",

@@ -2,8 +2,8 @@
 
 Every numeric parameter is declared with :func:`~trailbench.scenario.types.param`, which records
 its source (or the label "assumption"); :func:`~trailbench.scenario.table.parameter_table` lists
-them all, and a test fails if any parameter lacks one. Hashing lives here too: a stage's hash
-covers the sections it reads (``STAGE_SECTIONS``), the seed, the version and its parent stage.
+them all, and a test fails if any parameter lacks one. ``canonical`` gives the text that stage
+hashes are made from; the stage graph itself is declared in ``trailbench.stages``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from trailbench import __version__
 from trailbench.scenario.types import (
     GROUPS,
     Command,
@@ -260,6 +259,22 @@ class SourcesConfig(Section):
     broker: SourceConfig = _src(0.8, 90, 0.5, 1.5)
     social: SourceConfig = _src(0.6, 0, 0.3, 1.0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _own_defaults(cls, data: Any) -> Any:
+        """A partly written ``[sources.dmv]`` keeps the DMV's own defaults for what it leaves out
+        (not the generic source defaults)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            given = out.get(name)
+            if isinstance(given, dict) and field.default_factory is not None:
+                own = field.default_factory()  # type: ignore[call-arg]
+                if isinstance(own, SourceConfig):
+                    out[name] = {**own.model_dump(), **given}
+        return out
+
 
 class DocketConfig(Section):
     cases: int = param(1000, "scenario choice", "cases on the docket (capped at the eligible adults)", ge=1)
@@ -425,14 +440,6 @@ class Scenario(Section):
         data = self.model_dump(mode="json", include=set(sections) if sections else None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
-    def stage_hash(self, stage: str) -> str:
-        """Hash of everything a stage's output depends on (config sections, seed, version)."""
-        deps = STAGE_SECTIONS[stage]
-        text = f"{stage}|{__version__}|{self.canonical('seed', *deps)}"
-        if stage != "world":
-            text += "|" + self.stage_hash(STAGE_PARENT[stage])
-        return hashlib.sha256(text.encode()).hexdigest()
-
     @property
     def hash8(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()[:8]
@@ -446,13 +453,3 @@ def period_days(start: date, years: int) -> int:
     of ``start``'s month to the same day ``years`` later."""
     first = start.replace(day=1)
     return (first.replace(year=first.year + years) - first).days
-
-
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "world": ("world", "names", "housing", "work", "phones", "ties"),
-    "trails": ("errors", "sources"),
-    "docket": ("docket",),
-    "systems": ("systems",),
-    "audit": ("audit",),
-}
-STAGE_PARENT: dict[str, str] = {"trails": "world", "docket": "trails", "systems": "docket", "audit": "systems"}
