@@ -7,6 +7,7 @@ One small audit (2000 people, 80 cases, exact and broker) is built per module an
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,20 +105,9 @@ def test_metric_columns_are_fixed(runs: Runs) -> None:
         assert r.metrics.height > 0
 
 
-SYSTEM_ORDER_BUG = (
-    "api.Results.status/.provenance list systems in scorecard['systems'] dict order: run order for "
-    "the card a fresh run returns, but alphabetical once read back from scorecard.json "
-    "(io.write_json sorts keys), so a fresh run and a cached/loaded one give rows in another order"
-)
-
-
 @pytest.mark.parametrize(
     "table",
-    [
-        *STABLE_TABLES,
-        pytest.param("status", marks=pytest.mark.xfail(strict=True, reason=SYSTEM_ORDER_BUG)),
-        pytest.param("provenance", marks=pytest.mark.xfail(strict=True, reason=SYSTEM_ORDER_BUG)),
-    ],
+    [*STABLE_TABLES, "status", "provenance"],
 )
 def test_tables_are_equal_fresh_cached_and_loaded(runs: Runs, table: str) -> None:
     fresh = getattr(runs.fresh, table)
@@ -230,14 +220,10 @@ def test_tasks_lists_locate_and_associates() -> None:
     assert frame["metrics"].to_list() == [len(registry.task(t).metrics) for t in ("locate", "associates")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="trailbench/__init__.py: the lazy `tasks` export is shadowed by the subpackage "
-    "trailbench.tasks; once it is imported (trailbench.api imports it) trailbench.tasks is the "
-    "module and trailbench.tasks() raises TypeError: 'module' object is not callable",
-)
 def test_package_tasks_is_callable() -> None:
+    """``trailbench.tasks`` is also the subpackage; called, it is the table of declared tasks."""
+    import trailbench.api
+
     frame = trailbench.tasks()
     assert frame["task"].to_list() == ["locate", "associates"]
 
@@ -392,3 +378,30 @@ def test_load_without_a_scorecard_says_to_run_first(tmp_path: Path) -> None:
         trailbench.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="trailbench run"):
         trailbench.load(tmp_path / "missing")
+
+
+def test_the_configured_confidence_is_stated_everywhere(
+    res: trailbench.Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``audit.confidence = 0.9`` no surface may say 95%."""
+    import io
+
+    from rich.console import Console
+
+    from trailbench import cli
+    from trailbench.report.compare import render_compare
+    from trailbench.report.html import render_report
+
+    card = dict(res.scorecard, confidence=0.9)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "scorecard.json").write_text(json.dumps(card))
+    page = render_report(tmp_path / "a").read_text()
+    assert "90% CI" in page and "95% CI" not in page and "Intervals are 90%" in page
+    _, _ = render_compare(tmp_path / "a", tmp_path / "b", tmp_path / "c.html")
+    assert "90% CI" in (tmp_path / "c.html").read_text() and "95% CI" not in (tmp_path / "c.html").read_text()
+    console = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(cli, "console", console)
+    cli.print_run_summary(card, tmp_path / "a")
+    text = console.export_text()
+    assert "90% CI" in text and "95% CI" not in text

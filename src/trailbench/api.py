@@ -102,6 +102,10 @@ class Results:
             f"systems: {states}; run {self.run_dir}; report {self.report_path}>"
         )
 
+    def _systems(self) -> list[tuple[str, dict[str, Any]]]:
+        """Systems in the scenario's order (scorecard.json stores them sorted by name)."""
+        return [(s, self.scorecard["systems"][s]) for s in self.scorecard["scenario"]["systems"]["run"]]
+
     @property
     def report_path(self) -> Path:
         return self.run_dir / "report.html"
@@ -168,7 +172,7 @@ class Results:
                 "reason": st["reason"],
                 "isolation": st.get("isolation", {}).get("kind"),
             }
-            for s, st in self.scorecard["systems"].items()
+            for s, st in self._systems()
         ]
         schema = {"system": pl.String, "state": pl.String, "reason": pl.String, "isolation": pl.String}
         return _frame(rows, schema)
@@ -177,10 +181,7 @@ class Results:
     def provenance(self) -> pl.DataFrame:
         """Where each system came from: reference, plug-in (distribution and version) or command line."""
         cols = ("kind", "distribution", "version", "entry_point", "command")
-        rows = [
-            {"system": s, **{k: st.get("provenance", {}).get(k) for k in cols}}
-            for s, st in self.scorecard["systems"].items()
-        ]
+        rows = [{"system": s, **{k: st.get("provenance", {}).get(k) for k in cols}} for s, st in self._systems()]
         return _frame(rows, {"system": pl.String, **dict.fromkeys(cols, pl.String)})
 
     def compare(self, other: Results) -> pl.DataFrame:

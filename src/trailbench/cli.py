@@ -199,7 +199,8 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
                 f"{d['ratio']:.2f}× ({fmt('ratio', d['lo']).rstrip('×')}–{fmt('ratio', d['hi'])})",
                 "",
             )
-    for name, st in card["systems"].items():
+    for name in card["scenario"]["systems"]["run"]:
+        st = card["systems"][name]
         if st["state"] != "ok":
             _say(f"{name}: {st['state']}: {st['reason']}", "yellow")
         if st.get("isolation", {}).get("kind") == "none":
