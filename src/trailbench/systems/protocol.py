@@ -46,9 +46,10 @@ class AnswerError(ValueError):
 def write_answer(workdir: Path, system: str, task: str, df: pl.DataFrame) -> None:
     out = workdir / "answers" / system
     out.mkdir(parents=True, exist_ok=True)
-    df.select([pl.col(c).cast(t) for c, t in schema(task).items()]).sort("case_id", "rank").write_parquet(
-        out / f"{task}.parquet", statistics=False
-    )
+    declared = registry.task(task)
+    cols = [pl.col(c).cast(t) for c, t in declared.answer_schema.items()]
+    cols += [pl.col(c).cast(t) for c, t in declared.optional_columns.items() if c in df.columns]
+    df.select(cols).sort("case_id", "rank").write_parquet(out / f"{task}.parquet", statistics=False)
 
 
 def read_config(workdir: Path) -> dict[str, Any]:
@@ -63,8 +64,15 @@ def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Se
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise AnswerError(f"{task}: missing columns {missing}; the contract needs {list(cols)}")
+    optional = declared.optional_columns
     try:
-        out = df.select([pl.col(c).cast(t, strict=True) for c, t in cols.items()])
+        out = df.select(
+            *(pl.col(c).cast(t, strict=True) for c, t in cols.items()),
+            *(
+                (pl.col(c) if c in df.columns else pl.lit(None)).cast(t, strict=True).alias(c)
+                for c, t in optional.items()
+            ),
+        )
     except Exception as err:  # polars raises several error types for bad casts
         raise AnswerError(f"{task}: columns of the wrong type ({type(err).__name__}: {str(err)[:200]})") from None
     if out["case_id"].null_count() or out["rank"].null_count():

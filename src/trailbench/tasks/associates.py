@@ -144,6 +144,7 @@ TASK = Task(
     description="network mapping: ranked entities (sets of record ids) linked to the subject",
     answer_schema={"case_id": pl.String(), "rank": pl.Int64(), "entity": pl.List(pl.String())},
     id_columns=("entity",),
+    optional_columns={"score": pl.Float64()},  # higher = more confident; rank order when absent
     score=score,
     counts=COUNTS,
     metrics=METRICS,

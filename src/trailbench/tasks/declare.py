@@ -136,9 +136,10 @@ class Task:
     counts: tuple[str, ...]  # per-case count columns the scorer yields
     metrics: tuple[Metric, ...]
     strata: tuple[str, ...] = ()
+    optional_columns: dict[str, pl.DataType] = field(default_factory=dict)  # filled with nulls when absent
     outcome_tables: Mapping[str, str] = field(default_factory=dict)  # name -> what a row is
     explained_chain: str = ""  # what an explained case of this task shows, in words
     version: int = 1
 
     def empty_answers(self) -> pl.DataFrame:
-        return pl.DataFrame(schema=self.answer_schema)
+        return pl.DataFrame(schema={**self.answer_schema, **self.optional_columns})

@@ -247,6 +247,7 @@ TASK = Task(
         "evidence": pl.List(pl.String()),
     },
     id_columns=("evidence",),
+    optional_columns={"score": pl.Float64()},  # higher = more confident; rank order when absent
     score=score,
     counts=(
         "residents",
