@@ -357,7 +357,7 @@ def test_cli_summary_fits_80_columns(res: trailbench.Results, monkeypatch: pytes
     end = next(i for i, ln in enumerate(lines) if "values with their" in ln)
     table = lines[: end + 1]
     assert not [ln for ln in table if "…" in ln]  # nothing cut short
-    headline = [m for m in registry.metrics().values() if m.headline and m.name in card["definitions"]]
+    headline = [m for m in registry.metrics().values() if m.summary and m.name in card["definitions"]]
     assert headline
     header = next(ln for ln in table if re.search(r"^\s*system\b", ln))
     assert all(m.heading in header for m in headline), header

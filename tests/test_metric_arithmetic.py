@@ -19,47 +19,85 @@ from trailbench.tasks.locate import case_counts, score_locate
 @pytest.fixture(scope="module")
 def scored() -> tuple[pl.DataFrame, pl.DataFrame]:
     world, truth, register = build()
-    return score_locate(LOCATE, CASES, world, truth, register)
+    return score_locate(LOCATE, CASES, world, truth, register, truth)
 
 
 def test_one_case_of_each_locate_outcome(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     out, _ = scored
-    got = dict(zip(out["case_id"], out["outcome"], strict=True))
+    got = {r["case_id"]: (r["outcome"], r["cause"]) for r in out.iter_rows(named=True)}
     assert got == {
-        "C1": "correct",
-        "C2": "stale",
-        "C3": "namesake",
-        "C4": "no-such-address",
-        "C5": "other-wrong",
-        "C6": "no-answer",
+        "C1": ("correct", None),
+        "C2": ("stale", "stale"),
+        "C3": ("namesake", "namesake"),  # James Okafor is wanted; Jim Okafor lives there
+        "C4": ("no-such-address", "other"),
+        "C5": ("other-wrong", "other"),
+        "C6": ("no-answer", None),
+        "C7": ("building", None),
+        "C8": ("other-wrong", "unit-missing"),
+        "C9": ("other-wrong", "digit-error"),  # 3 ASHWICK ST for a subject at 4 ASHWICK ST
     }
 
 
-def test_wrong_door_residents_with_children_apart(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+def test_outcomes_partition_every_case(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    out, residents = scored
+    t = case_counts(out, residents)
+    parts = ["correct", "building", "wrong_door", "no_such", "no_answer"]
+    assert (t.select(pl.sum_horizontal(parts)).to_series() == 1).all()
+
+
+def test_people_at_the_door(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     out, residents = scored
     by = {r["case_id"]: (r["residents"], r["children"]) for r in out.iter_rows(named=True)}
-    # C2: the subject's old home now houses household 5: two adults and a child
-    assert by["C2"] == (3, 1)
-    # C3: the namesake's home: person 30 and a child
-    assert by["C3"] == (2, 1)
-    # C5: an empty unit; C1 correct; C4 and C6 send nobody anywhere
+    assert by["C2"] == (3, 1)  # the subject's old home now houses household 5: two adults and a child
+    assert by["C3"] == (2, 1)  # the namesake's home: person 30 and a child
+    assert by["C9"] == (1, 0)  # person 10's home
+    # a building named without a unit: its residents count 1/k each (k occupied units), the
+    # subject's own household left out when it lives there
+    assert by["C7"] == (2.0, 0)  # household 11 in APT 2, the only other unit
+    assert by["C8"] == (1.5, 0)  # households 10 (1 person) and 11 (2), two units: 3/2
     assert by["C5"] == (0, 0) and by["C1"] == (0, 0) and by["C4"] == (0, 0) and by["C6"] == (0, 0)
     assert sorted(residents.filter(pl.col("case_id") == "C2")["person_id"].to_list()) == [50, 51, 52]
 
 
-def test_each_associates_class() -> None:
+def test_cause_comes_from_the_truth_not_the_evidence(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    """The same answers with no evidence listed have the same causes."""
+    world, truth, register = build()
+    bare, _ = score_locate(
+        LOCATE.with_columns(evidence=pl.lit([], dtype=pl.List(pl.String))), CASES, world, truth, register, truth
+    )
+    assert bare["cause"].to_list() == scored[0]["cause"].to_list()
+
+
+def test_lookahead_evidence_is_counted(scored: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    c1 = scored[0].filter(pl.col("case_id") == "C1").row(0, named=True)
+    assert (c1["n_evidence"], c1["n_lookahead"]) == (2, 1)
+
+
+def test_associates_are_scored_over_people() -> None:
     world, truth, _ = build()
-    ent, per, drawn = score_associates(ASSOCIATES, CASES, world, truth)
+    ent, per, drawn = score_associates(ASSOCIATES, CASES, world, truth, truth)
     cls = dict(zip(ent["rank"], ent["cls"], strict=True))
     assert cls == {1: "tie", 2: "no-tie", 3: "duplicate", 4: "mixed", 5: "tie"}
     kinds = dict(zip(ent["rank"], ent["tie_kind"], strict=True))
     assert kinds[1] == "spouse" and kinds[5] == "coworker"
     c1 = per.filter(pl.col("case_id") == "C1").row(0, named=True)
-    assert (c1["entities"], c1["true_ties"], c1["false_links"], c1["mixed"], c1["duplicates"]) == (5, 2, 1, 1, 1)
-    # ties begun by the as-of date: spouse and coworker (the friendship starts later)
-    assert (c1["ties_found"], c1["ties_total"]) == (2, 2)
-    assert c1["people_drawn"] == 3  # persons 1, 2 and 9
-    assert set(drawn.filter(pl.col("case_id") == "C1")["person_id"]) == {1, 2, 9}
+    # people drawn in: 1 (spouse), 2 (coworker), 9 (a friendship that ended in 2020: no tie now);
+    # the mixed entity adds no one new, but person 9 is a false link whatever entity drew them
+    assert (c1["people_drawn"], c1["true_links"], c1["false_links"]) == (3, 2, 1)
+    assert (c1["entities"], c1["mixed"], c1["duplicates"]) == (5, 1, 1)
+    assert (c1["ties_found"], c1["ties_total"]) == (2, 2)  # the friend of 2024-06 is not yet a tie
+    first = dict(zip(drawn["person_id"], drawn["first_rank"], strict=True))
+    assert first == {1: 1, 2: 4, 9: 2}
+
+
+def test_padding_entities_only_adds_false_links() -> None:
+    world, truth, _ = build()
+    padded = pl.concat(
+        [ASSOCIATES, pl.DataFrame({"case_id": ["C1"], "rank": [6], "entity": [["R3", "R4", "R5", "R2"]]})]
+    )
+    _, per, _ = score_associates(padded, CASES, world, truth, truth)
+    c1 = per.filter(pl.col("case_id") == "C1").row(0, named=True)
+    assert (c1["true_links"], c1["false_links"]) == (2, 5)  # persons 30, 40, 60 and 10 added as false links
 
 
 def _subjects(groups: list[str]) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import trailbench
 from trailbench.audit.scorecard import validate_scorecard
 from trailbench.cli import app
+from trailbench.tasks.locate import OUTCOMES
 
 SCENARIO = """
 name = "e2e"
@@ -132,7 +133,7 @@ def test_api_returns_dataframes(first: Path, scenario_file: Path) -> None:
     assert isinstance(res.metrics.to_pandas(), pd.DataFrame)
     loc = res.outcomes("locate")
     assert loc.height == 3 * 150
-    assert set(loc["outcome"]) <= {"correct", "stale", "namesake", "other-wrong", "no-such-address", "no-answer"}
+    assert set(loc["outcome"]) <= set(OUTCOMES)
     assert res.outcomes("locate_chains").height > 0
 
 

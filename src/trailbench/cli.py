@@ -166,18 +166,25 @@ def compare(
 
 
 def _value(card: dict[str, Any], row: dict[str, Any] | None, metric: str) -> str:
+    """``12.2% (10–14)``: the value as the report shows it, the interval's bounds rounded."""
     if row is None or row.get("value") is None:
         return "–"
-    lo, hi = fmt(metric, row.get("lo")).rstrip("%"), fmt(metric, row.get("hi")).rstrip("%")
-    return f"{fmt(metric, row['value'])} ({lo}–{hi})"
+    share = registry.metric(metric).unit == "share"
+
+    def bound(v: float | None) -> str:
+        return "–" if v is None else (f"{100 * v:.0f}" if share else f"{v:.1f}")
+
+    return f"{fmt(metric, row['value'])} ({bound(row.get('lo'))}–{bound(row.get('hi'))})"
 
 
 def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
     """The headline metrics (from their declarations) with intervals, fitting 80 columns; the
     largest group disparity of the first headline metric below."""
-    headline = [m for m in registry.metrics().values() if m.headline and m.name in card["definitions"]]
+    headline = [m for m in registry.metrics().values() if m.summary and m.name in card["definitions"]]
     title = f"trailbench · {card['scenario_name']} · seed {card['seed']} · {card['docket']['cases']:,} cases"
-    table = Table(title=title, box=box.SIMPLE_HEAD, caption=f"values with their {ci_label(card)}")
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, caption=f"values with their {ci_label(card)}", pad_edge=False, padding=(0, 1)
+    )
     table.add_column("system", no_wrap=True)
     for m in headline:
         table.add_column(m.heading, justify="right", no_wrap=True)

@@ -39,7 +39,7 @@ def chains(
         on="record_id",
         how="left",
     )
-    ties = truth.ties_by_as_of(world, wrong.select("case_id", "person_id", "as_of"))
+    ties = truth.ties_at(world, wrong.select("case_id", "person_id", "as_of"))
     ev = ev.join(ties.rename({"other": "ev_person"}), on=["case_id", "ev_person"], how="left")
     units = world.units.select(ev_unit="unit_id", true_address="address")
     ev = ev.join(units, on="ev_unit", how="left")

@@ -96,6 +96,14 @@ def scorecard_schema() -> dict[str, Any]:
         "exposure": {"type": "array", "items": _obj(["system", "people", "share", "lo", "hi"])},
         "error_types": {"type": "array", "items": _obj(["system", "cause", "count", "share"])},
         "explained_cases": {"type": "array", "items": _obj(["system", "case_id", "outcome", "cause", "chain"])},
+        "curves": {
+            "type": "array",
+            "items": _obj(
+                ["system", "task", "slice", "level", "columns", "points"],
+                {"task": {"enum": tasks}, "points": {"type": "array", "items": {"type": "array"}}},
+            ),
+        },
+        "wrong_door_budget": {"type": "number", "minimum": 0},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

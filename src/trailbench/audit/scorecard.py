@@ -75,35 +75,89 @@ def _slices(t: pl.DataFrame, strata: tuple[str, ...]) -> list[tuple[str, str, np
     return out
 
 
+def operating_point(
+    t: pl.DataFrame, w: np.ndarray, m: Any, budget: float, slices: list[tuple[str, str, np.ndarray]]
+) -> list[tuple[float, np.ndarray, float]]:
+    """A budget metric per slice: the numerator's rate at the score threshold that keeps
+    ``m.budget_count`` per 100 cases within ``budget`` over all cases (the system abstaining below
+    it), found again in every bootstrap replicate. Thresholds sit between distinct scores, so tied
+    scores are answered or withheld together; withholding every answer is always allowed."""
+    score = t[m.score_column].cast(pl.Float64).to_numpy()
+    answered = ~np.isnan(score)
+    order = np.lexsort((np.arange(len(score)), -np.where(answered, score, -np.inf)))
+    na = int(answered.sum())
+    s_sorted = score[order][:na]
+    ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]) if na else np.zeros(0, dtype=np.int64)
+    W = np.vstack([np.ones(len(score)), w])[:, order]  # row 0: the point estimate
+    c = t[m.numerator].to_numpy().astype(float)[order]
+    d = t[m.budget_count].to_numpy().astype(float)[order]
+    total = W.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        load = np.cumsum(W * d, axis=1)[:, ends] * 100.0 / total[:, None]
+        rate = np.cumsum(W * c, axis=1)[:, ends] / total[:, None]
+    feasible = load <= budget + 1e-9
+    best = np.where(feasible, rate, -1.0).argmax(axis=1) if len(ends) else np.zeros(len(W), dtype=np.int64)
+    ok = feasible.any(axis=1) if len(ends) else np.zeros(len(W), dtype=bool)
+    out = []
+    for _, _, mask in slices:
+        mk = mask[order].astype(float)
+        n = (W * mk).sum(axis=1)
+        hits = np.cumsum(W * c * mk, axis=1)[:, ends] if len(ends) else np.zeros((len(W), 1))
+        chosen = hits[np.arange(len(W)), best] if len(ends) else np.zeros(len(W))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = np.where(n > 0, np.where(ok, chosen, 0.0) / np.where(n > 0, n, 1), np.nan)
+        out.append((float(val[0]), val[1:], float(mask.sum())))
+    return out
+
+
 def system_metrics(
     name: str, t: pl.DataFrame, w: np.ndarray, sc: Scenario, pop: dict[str, int], ref: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every declared metric of every task over its slices, and its group disparities."""
     declared = registry.metrics()
-    cols_num, cols_den, keys = [], [], []
+    cols_num, cols_den, rkeys = [], [], []
     n_cases: dict[tuple[str, str], int] = {}
+    budget: dict[tuple[str, str, str, str], tuple[float, np.ndarray, float]] = {}
+    order: list[tuple[str, str, str, str]] = []
     for m in declared.values():
-        den = t[m.denominator].to_numpy().astype(float)
         if m.by_bystander:  # by the bystander's own group: all cases, scaled by the group's population
+            den = t[m.denominator].to_numpy().astype(float)
             for g in GROUPS:
                 scale = m.scale / pop[g] if pop.get(g) else np.nan
                 cols_num.append(t[m.numerator.format(group=g)].to_numpy().astype(float) * scale)
                 cols_den.append(den)
-                keys.append((m.name, m.task, "bystander_group", g))
+                rkeys.append((m.name, m.task, "bystander_group", g))
+            order += rkeys[-len(GROUPS) :]
+            continue
+        strata = registry.task(m.task).strata if "strata" in m.slices else ()
+        slices = [
+            (kind, level, mask)
+            for kind, level, mask in _slices(t, strata)
+            if kind == "overall" or (kind == "group" and "group" in m.slices) or (kind not in ("overall", "group"))
+        ]
+        for kind, level, mask in slices:
+            n_cases[(kind, level)] = int(mask.sum())
+        if m.kind == "budget":
+            for (kind, level, _), res in zip(
+                slices, operating_point(t, w, m, sc.audit.wrong_door_budget, slices), strict=True
+            ):
+                budget[(m.name, m.task, kind, level)] = res
+                order.append((m.name, m.task, kind, level))
             continue
         num = t[m.numerator].to_numpy().astype(float)
-        strata = registry.task(m.task).strata if "strata" in m.slices else ()
-        for kind, level, mask in _slices(t, strata):
-            if kind != "overall" and kind != "group" and "strata" not in m.slices:
-                continue
-            if kind == "group" and "group" not in m.slices:
-                continue
+        den = t[m.denominator].to_numpy().astype(float)
+        for kind, level, mask in slices:
             cols_num.append(num * mask * m.scale)
             cols_den.append(den * mask)
-            keys.append((m.name, m.task, kind, level))
-            n_cases[(kind, level)] = int(mask.sum())
+            rkeys.append((m.name, m.task, kind, level))
+            order.append(rkeys[-1])
     N, D = np.column_stack(cols_num), np.column_stack(cols_den)
-    point, reps, dsum = ratios(N, D, w)
+    rpoint, rreps, rdsum = ratios(N, D, w)
+    where = {k: i for i, k in enumerate(rkeys)}
+    keys = order
+    point = np.array([budget[k][0] if k in budget else rpoint[where[k]] for k in keys])
+    reps = np.column_stack([budget[k][1] if k in budget else rreps[:, where[k]] for k in keys])
+    dsum = np.array([budget[k][2] if k in budget else rdsum[where[k]] for k in keys])
     lo, hi = interval(reps, sc.audit.confidence)
     rows = []
     for i, (mname, task, kind, level) in enumerate(keys):
@@ -188,6 +242,7 @@ def build_scorecard(
     exposure: dict[str, pl.DataFrame],
     error_types: list[dict[str, Any]],
     explained: list[dict[str, Any]],
+    curves: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     pop = dict(zip(*population.group_by("group").len().sort("group").to_dict(as_series=False).values(), strict=True))
     ref = reference_group(sc, population)
@@ -232,9 +287,17 @@ def build_scorecard(
         ],
         "error_types": error_types,
         "explained_cases": explained,
+        "curves": [_finite(c) for c in (curves or [])],
+        "wrong_door_budget": sc.audit.wrong_door_budget,
     }
     validate_scorecard(card)
     return card
+
+
+def _finite(curve: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no infinity: the first point (answer nothing) gets a null threshold."""
+    pts = [[None if isinstance(x, float) and not np.isfinite(x) else x for x in p] for p in curve["points"]]
+    return curve | {"points": pts}
 
 
 def validate_scorecard(card: dict[str, Any]) -> None:

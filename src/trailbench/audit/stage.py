@@ -34,6 +34,7 @@ class SystemScore:
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    curves: list[dict[str, Any]] = field(default_factory=list)
 
 
 def score_system(
@@ -60,6 +61,7 @@ def score_system(
             drawn.append(scored.drawn)
         out.error_types += scored.error_types
         out.explained += scored.explained
+        out.curves += scored.curves
     out.cases = case_table(subjects, counts)
     out.drawn = pl.concat(drawn).unique(maintain_order=True) if len(drawn) > 1 else (drawn[0] if drawn else None)
     return out
@@ -91,8 +93,9 @@ def audit(
     exposure = {s: r.drawn for s, r in zip(sc.systems.run, scored, strict=True) if r.drawn is not None}
     error_types = [e for r in scored for e in r.error_types]
     explained = [e for r in scored for e in r.explained]
+    curves = [c for r in scored for c in r.curves]
     cases = pl.concat([t.with_columns(system=pl.lit(s)) for s, t in cases_by_system.items()])
     write_parquet(cases, run / "outcomes" / "cases.parquet")
-    card = build_scorecard(sc, cases_by_system, statuses, world.people, exposure, error_types, explained)
+    card = build_scorecard(sc, cases_by_system, statuses, world.people, exposure, error_types, explained, curves)
     write_json(card, run / "scorecard.json")
     return card

@@ -194,3 +194,59 @@ def stacked_shares(
             x += w
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def lines(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    title: str,
+    x_label: str,
+    y_label: str,
+    x_fmt: Callable[[float], str],
+    y_fmt: Callable[[float], str],
+    vline: float | None = None,
+    vline_label: str = "",
+) -> Markup:
+    """Step-free polylines (one per series, with its marker at each point), e.g. a trade-off
+    curve of correct answers against wrong doors; an optional vertical line marks a budget."""
+    width, height, left, right, top, bottom = 640, 320, 64, 150, 36, 48
+    xs = [x for _, pts in series for x, _ in pts] + ([vline] if vline is not None else [])
+    ys = [y for _, pts in series for _, y in pts]
+    xmax, ymax = _nice_max(max(xs, default=1.0)), _nice_max(max(ys, default=1.0))
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + pw * x / xmax
+
+    def py(y: float) -> float:
+        return top + ph * (1 - y / ymax)
+
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
+        f"role='img' aria-label='{escape(title)}' {FONT}>",
+        f"<text x='{left}' y='18' font-weight='600'>{escape(title)}</text>",
+        f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>",
+    ]
+    for i in range(5):
+        xv, yv = xmax * i / 4, ymax * i / 4
+        out.append(f"<text x='{px(xv):.1f}' y='{top + ph + 16}' text-anchor='middle'>{escape(x_fmt(xv))}</text>")
+        out.append(f"<text x='{left - 6}' y='{py(yv) + 4:.1f}' text-anchor='end'>{escape(y_fmt(yv))}</text>")
+    out.append(f"<text x='{left + pw / 2:.1f}' y='{height - 8}' text-anchor='middle'>{escape(x_label)}</text>")
+    out.append(
+        f"<text transform='translate(14 {top + ph / 2:.1f}) rotate(-90)' text-anchor='middle'>{escape(y_label)}</text>"
+    )
+    if vline is not None:
+        out.append(
+            f"<line x1='{px(vline):.1f}' x2='{px(vline):.1f}' y1='{top}' y2='{top + ph}' stroke='#666' "
+            "stroke-dasharray='4 3'/>"
+        )
+        out.append(f"<text x='{px(vline) + 4:.1f}' y='{top + 12}'>{escape(vline_label)}</text>")
+    for k, (name, pts) in enumerate(series):
+        color, shape = PALETTE[k % len(PALETTE)], SHAPES[k % len(SHAPES)]
+        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
+        out.append(f"<polyline points='{path}' fill='none' stroke='{color}' stroke-width='1.8'/>")
+        out += [_marker(shape, px(x), py(y), color) for x, y in pts[:: max(1, len(pts) // 12)]]
+        ly = top + 14 + 18 * k
+        out.append(_marker(shape, width - right + 14, ly - 4, color))
+        out.append(f"<text x='{width - right + 24}' y='{ly}'>{escape(name)}</text>")
+    out.append("</svg>")
+    return Markup("".join(out))

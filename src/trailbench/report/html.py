@@ -109,6 +109,34 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             cell(exposure.get(s), "exposure_share", f, key=f"{s}|exposure") for f in ("share", "lo", "hi")
         )
         headline.append({"system": s, "state": st["state"], "reason": st["reason"], "cells": cells})
+    curves = []
+    for task_name in dict.fromkeys(c["task"] for c in card.get("curves", [])):
+        own = [c for c in card["curves"] if c["task"] == task_name and c["slice"] == "overall"]
+        cols = own[0]["columns"]
+        budget = card.get("wrong_door_budget") if task_name == "locate" else None
+        curves.append(
+            {
+                "task": task_name,
+                "columns": cols,
+                "chart": charts.lines(
+                    [(c["system"], [(p[2], p[1]) for p in c["points"]]) for c in own],
+                    f"{task_name}: {cols[1]} against {cols[2]}, as the {cols[0]} moves",
+                    cols[2],
+                    cols[1],
+                    lambda x: f"{x:g}",
+                    lambda y: f"{y:.2g}",
+                    vline=budget,
+                    vline_label=f"budget: {budget:g}" if budget is not None else "",
+                ),
+                "rows": [
+                    {
+                        "system": c["system"],
+                        "points": [[("–" if v is None else f"{v:.4g}") for v in p] for p in c["points"]],
+                    }
+                    for c in own
+                ],
+            }
+        )
     isolation = [
         {
             "system": s,
@@ -258,6 +286,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "reference": ref,
         "headline": headline,
         "isolation": isolation,
+        "curves": curves,
         "ignored_plugins": card.get("ignored_plugins", []),
         "details": details,
         "detail_metrics": detail_metrics,

@@ -354,6 +354,13 @@ class AuditConfig(Section):
     )
     min_group_cases: int = param(20, "scenario choice", "groups with fewer cases get no disparity ratio", ge=1)
     explained_cases: int = param(3, "scenario choice", "explained cases kept per system and error type", ge=0)
+    wrong_door_budget: float = param(
+        5.0,
+        "DESIGN.md §6 (NIST-style operating point; the budget itself is a scenario choice)",
+        "wrong doors per 100 cases a system may send officers to at its operating point (located_within_budget)",
+        ge=0,
+        le=100,
+    )
 
     @model_validator(mode="after")
     def _known_group(self) -> AuditConfig:

@@ -1,10 +1,12 @@
-"""``associates`` (network mapping): scoring the entities a system links to a subject.
+"""``associates`` (network mapping): scoring the people a system links to a subject.
 
-Each entity (a set of record ids) is mapped to the true person holding a 2/3 majority of its
-records (``mixed`` when none does), then classed: a true tie of the subject (by kind), ``no-tie``,
-the subject's own ``duplicate``, or ``mixed``. Per case: precision, recall against the subject's
-ties begun by the as-of date, false links (entities with no tie) and people drawn in (every
-distinct person behind any returned record, subject excluded).
+Every returned entity (a set of record ids) is resolved to the people behind its records. Each
+distinct person drawn in other than the subject is a true link if they have a tie to the subject
+in force on the as-of date (a tie that ended before it is no tie), and a false link otherwise,
+whether the entity was pure, mixed or a duplicate: padding entities with unrelated records only
+adds false links. Precision and recall are over people. Entities are also classed (the person
+holding most of their records, ``mixed`` when none holds 2/3) for the outcome table. Records
+observed after the as-of date are counted as look-ahead.
 """
 
 from __future__ import annotations
@@ -19,20 +21,31 @@ MAJORITY = 2 / 3
 
 
 def score_associates(
-    answers: pl.DataFrame, cases: pl.DataFrame, world: World, truth_records: pl.DataFrame
+    answers: pl.DataFrame,
+    cases: pl.DataFrame,
+    world: World,
+    truth_records: pl.DataFrame,
+    records: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(entities: one row per returned entity, per_case: one row per case, drawn: case_id, person_id)."""
-    rec = truth_records.select(record_id="record_id", person="person_id")
+    """(entities: one row per returned entity, per_case: one row per case, drawn: one row per
+    (case, person drawn in) with the rank that first drew them and their tie)."""
+    rec = truth_records.select("record_id", person="person_id")
+    if records is not None:
+        rec = rec.join(records.select("record_id", "observed_at"), on="record_id", how="left")
+    else:
+        rec = rec.with_columns(observed_at=pl.lit(None, dtype=pl.Date))
     ex = answers.select("case_id", "rank", "entity").explode("entity").rename({"entity": "record_id"})
-    ex = ex.join(rec, on="record_id", how="left")
+    ex = ex.drop_nulls("record_id").join(rec, on="record_id", how="left")
+    ex = ex.join(cases.select("case_id", subject="person_id", as_of="as_of"), on="case_id")
+    ties = truth.ties_at(world, cases)
+    # entities, classed by the person holding most of their records
     counts = ex.group_by("case_id", "rank", "person").agg(n=pl.len())
-    tot = counts.group_by("case_id", "rank").agg(total=pl.col("n").sum())
+    tot = counts.group_by("case_id", "rank").agg(total=pl.col("n").sum(), people=pl.col("person").n_unique())
     best = counts.sort(["case_id", "rank", "n", "person"], descending=[False, False, True, False]).unique(
         ["case_id", "rank"], keep="first", maintain_order=True
     )
     ent = best.join(tot, on=["case_id", "rank"]).with_columns(share=pl.col("n") / pl.col("total"))
     ent = ent.join(cases.select("case_id", subject="person_id"), on="case_id")
-    ties = truth.ties_by_as_of(world, cases)
     ent = ent.join(ties.rename({"other": "person"}), on=["case_id", "person"], how="left")
     ent = (
         ent.with_columns(
@@ -50,55 +63,99 @@ def score_associates(
             majority_person="person",
             share="share",
             records="total",
+            people="people",
             cls="cls",
             tie_kind=pl.when(pl.col("cls") == "tie").then(pl.col("kind")),
         )
         .sort("case_id", "rank")
     )
-    found = ent.filter(pl.col("cls") == "tie").group_by("case_id").agg(ties_found=pl.col("majority_person").n_unique())
-    n_ties = ties.group_by("case_id").agg(ties_total=pl.len())
+    # every person drawn in, by the first rank that drew them
     drawn = (
-        ex.join(cases.select("case_id", subject="person_id"), on="case_id")
-        .filter(pl.col("person") != pl.col("subject"))
-        .select("case_id", person_id="person")
-        .unique()
+        ex.filter(pl.col("person").is_not_null() & (pl.col("person") != pl.col("subject")))
+        .group_by("case_id", "person")
+        .agg(first_rank=pl.col("rank").min())
+        .join(ties.rename({"other": "person"}), on=["case_id", "person"], how="left")
+        .select("case_id", person_id="person", first_rank="first_rank", tie=pl.col("kind").is_not_null(), kind="kind")
         .sort("case_id", "person_id")
+    )
+    late = ex.group_by("case_id").agg(
+        n_records=pl.len(), n_lookahead=(pl.col("observed_at") > pl.col("as_of")).fill_null(False).sum()
     )
     per = (
         cases.select("case_id")
         .join(
             ent.group_by("case_id").agg(
                 entities=pl.len(),
-                true_ties=(pl.col("cls") == "tie").sum(),
-                false_links=(pl.col("cls") == "no-tie").sum(),
                 mixed=(pl.col("cls") == "mixed").sum(),
                 duplicates=(pl.col("cls") == "duplicate").sum(),
             ),
             on="case_id",
             how="left",
         )
-        .join(found, on="case_id", how="left")
-        .join(n_ties, on="case_id", how="left")
-        .join(drawn.group_by("case_id").agg(people_drawn=pl.len()), on="case_id", how="left")
+        .join(
+            drawn.group_by("case_id").agg(
+                people_drawn=pl.len(), true_links=pl.col("tie").sum(), false_links=(~pl.col("tie")).sum()
+            ),
+            on="case_id",
+            how="left",
+        )
+        .join(ties.group_by("case_id").agg(ties_total=pl.len()), on="case_id", how="left")
+        .join(late, on="case_id", how="left")
     )
-    per = per.with_columns(pl.exclude("case_id").fill_null(0).cast(pl.Int64)).sort("case_id")
-    return ent, per, drawn
+    per = per.with_columns(pl.exclude("case_id").fill_null(0).cast(pl.Int64)).with_columns(
+        ties_found=pl.col("true_links")
+    )
+    return ent, per.sort("case_id"), drawn
+
+
+def rank_curve(drawn: pl.DataFrame, n_cases: int, max_rank: int = 20) -> list[list[float]]:
+    """True and false links per case when only entities ranked 1..k are kept, k = 1..max_rank."""
+    out = []
+    for k in range(1, max_rank + 1):
+        kept = drawn.filter(pl.col("first_rank") <= k)
+        t = int(kept["tie"].sum()) if kept.height else 0
+        out.append([float(k), t / max(n_cases, 1), (kept.height - t) / max(n_cases, 1)])
+    return out
 
 
 # -- the declaration -------------------------------------------------------------------------
 
-COUNTS = ("entities", "true_ties", "false_links", "mixed", "duplicates", "ties_found", "ties_total", "people_drawn")
+COUNTS = (
+    "entities",
+    "people_drawn",
+    "true_links",
+    "false_links",
+    "mixed",
+    "duplicates",
+    "ties_found",
+    "ties_total",
+    "n_records",
+    "n_lookahead",
+)
 
 
 def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     given = answers if answers is not None else TASK.empty_answers()
-    entities, per_case, drawn = score_associates(given, ctx.docket_truth, ctx.world, ctx.trails.truth_records)
+    tr = ctx.trails
+    entities, per_case, drawn = score_associates(given, ctx.docket_truth, ctx.world, tr.truth_records, tr.records)
     out = Scored(per_case.select("case_id", *COUNTS))
     out.drawn = pl.DataFrame(schema={"case_id": pl.String, "person_id": pl.Int64})
     if answers is None:
         return out
-    out.tables = {"associates": entities, "associates_cases": per_case}
-    out.drawn = drawn.filter(~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode()))
+    out.tables = {"associates": entities, "associates_cases": per_case, "associates_people": drawn}
+    out.drawn = drawn.select("case_id", "person_id").filter(
+        ~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode())
+    )
+    out.curves = [
+        {
+            "system": ctx.system,
+            "task": "associates",
+            "slice": "overall",
+            "level": "all",
+            "columns": ["entities kept (rank cutoff)", "true links per case", "false links per case"],
+            "points": rank_curve(drawn, ctx.docket_truth.height),
+        }
+    ]
     return out
 
 
@@ -106,9 +163,9 @@ METRICS = (
     Metric(
         "associates_precision",
         "associates",
-        "true_ties",
-        "entities",
-        "returned entities that are a true tie of the subject",
+        "true_links",
+        "people_drawn",
+        "people drawn in who have a tie to the subject in force on the as-of date",
         higher_is_better=True,
     ),
     Metric(
@@ -116,7 +173,7 @@ METRICS = (
         "associates",
         "ties_found",
         "ties_total",
-        "the subject's ties (begun by the as-of date) found among the returned entities",
+        "the subject's ties in force on the as-of date found among the people drawn in",
         higher_is_better=True,
     ),
     Metric(
@@ -124,10 +181,11 @@ METRICS = (
         "associates",
         "false_links",
         "cases",
-        "returned entities with no tie to the subject, per case",
+        "people drawn in with no tie to the subject on the as-of date, per case (whatever entity drew them)",
         unit="per_case",
         headline=True,
-        short="false links /case",
+        short="false links",
+        summary=True,
     ),
     Metric(
         "people_drawn_in_per_case",
@@ -136,6 +194,14 @@ METRICS = (
         "cases",
         "distinct people behind returned records, subject excluded, per case",
         unit="per_case",
+    ),
+    Metric(
+        "associates_lookahead_share",
+        "associates",
+        "n_lookahead",
+        "n_records",
+        "records cited in entities that were observed after the case's as-of date",
+        disparity=False,
     ),
 )
 
@@ -151,7 +217,8 @@ TASK = Task(
     strata=("tenure", "household_form", "moved_last_year", "informal_work"),
     outcome_tables={
         "associates": "one row per returned entity: the person holding most of its records and its class",
-        "associates_cases": "one row per (system, case): entities, ties, false links and people drawn in",
+        "associates_cases": "one row per (system, case): entities, people drawn in, true and false links",
+        "associates_people": "one row per (system, case, person drawn in): the rank that drew them, their tie",
     },
     explained_chain="",
 )

@@ -53,8 +53,15 @@ class Metric:
     higher_is_better: bool = False
     slices: tuple[Slice, ...] = ("overall", "group", "strata")
     disparity: bool = True  # group ratios to the reference group are reported
-    headline: bool = False  # shown in the CLI summary and the report's headline
+    headline: bool = False  # shown in the report's headline
+    summary: bool = False  # shown in the CLI summary (at most four, so it fits 80 columns)
     short: str = ""  # a column heading for narrow tables (the CLI summary)
+    # "ratio": numerator / denominator summed over a slice's cases. "budget": the numerator's rate
+    # at the score threshold that keeps ``budget_count`` per 100 cases within the audit's budget,
+    # the system abstaining below it (NIST's miss rate at a fixed false-positive rate)
+    kind: Literal["ratio", "budget"] = "ratio"
+    budget_count: str = ""
+    score_column: str = ""
     version: int = 1
 
     @property
@@ -119,6 +126,7 @@ class Scored:
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    curves: list[dict[str, Any]] = field(default_factory=list)  # trade-off curves (point estimates)
 
 
 Scorer = Callable[[ScoreContext, pl.DataFrame | None], Scored]  # None: the system gave no answer file

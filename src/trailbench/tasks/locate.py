@@ -1,101 +1,205 @@
 """``locate`` (skip tracing): scoring the top-ranked address against where the subject lived.
 
-Outcomes (DESIGN §5): ``correct``; ``stale`` (a past address of the subject); ``namesake`` (the
-address of another person whose records drove the answer); ``other-wrong``; ``no-such-address``
-(the text resolves to no door in the register); ``no-answer``. For every answer that sends
-officers to a real wrong door, the people living there on the as-of date are counted, children
-apart. ``cause`` refines wrong answers from the error chain: ``stale``, ``namesake``,
-``digit-error`` (the evidence carried a wrong house number), ``unit-missing`` or ``other``.
+Outcomes (DESIGN §5–6), a partition of all docket cases: ``correct``; ``building`` (the subject's
+building named without its unit: officers knock on doors to find them); the wrong doors ``stale``
+(a past home of the subject), ``namesake`` (where a person sharing the subject's name, or a
+variant of it, lived) and ``other-wrong``; ``no-such-address``; ``no-answer``. A multi-unit
+building named without a unit that is not the subject's is a wrong door too.
+
+``cause`` comes from what the answered door truly is, never from the evidence a system lists:
+``stale``, ``namesake``, ``digit-error`` (one digit away from a true or past address of the
+subject), ``unit-missing`` (a building named without its unit), or ``other``.
+
+People at the door: the residents of a wrong unit on the as-of date (children apart). For a
+building named without a unit, officers go to the building and knock: each resident of the
+building counts for 1/k, k being its occupied units (the expected household behind one door),
+the subject's own household left out when it lives there. Evidence observed after the as-of
+date is counted as look-ahead.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from trailbench.address import resolve
+from trailbench.address import building_key, resolve
 from trailbench.audit import explain
 from trailbench.scenario import GROUPS
 from trailbench.tasks import truth
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task, family
-from trailbench.trails.errors import BIT
 from trailbench.world import World
 
-OUTCOMES = ("correct", "stale", "namesake", "other-wrong", "no-such-address", "no-answer")
+OUTCOMES = ("correct", "building", "stale", "namesake", "other-wrong", "no-such-address", "no-answer")
 WRONG_DOOR = ("stale", "namesake", "other-wrong")
 
 
-def score_locate(
-    answers: pl.DataFrame, cases: pl.DataFrame, world: World, truth_records: pl.DataFrame, register: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(outcomes: one row per case, residents: one row per person at each wrong door).
+def _units(world: World) -> pl.DataFrame:
+    return world.units.select(
+        "unit_id",
+        "building_id",
+        "address",
+        bkey=building_key(pl.col("number"), pl.col("street"), pl.col("town")),
+    )
 
-    ``cases`` holds the docket truth: case_id, person_id, as_of.
-    """
+
+def _digit_cause(df: pl.DataFrame, world: World, cases: pl.DataFrame) -> pl.DataFrame:
+    """case_id of answers one digit away from a true or past address of the subject (compared as
+    register text for resolved doors, as resolution keys for texts that resolve to nothing)."""
+    from trailbench.address import key_expr
+
+    homes = (
+        truth.person_spells(world)
+        .join(cases.select("case_id", "person_id", "as_of"), on="person_id")
+        .filter(pl.col("start") <= pl.col("as_of"))
+        .join(world.units.select("unit_id", "address"), on="unit_id")
+        .select("case_id", home="address")
+        .unique()
+    )
+    cand = (
+        df.filter(pl.col("outcome").is_in([*WRONG_DOOR, "no-such-address"]))
+        .select("case_id", "address_text", "answered_address")
+        .join(homes, on="case_id")
+        .with_columns(a_key=key_expr(pl.col("address_text")), h_key=key_expr(pl.col("home")))
+    )
+    hit = [
+        r["case_id"]
+        for r in cand.iter_rows(named=True)
+        if truth.one_digit_apart(r["answered_address"], r["home"]) or truth.one_digit_apart(r["a_key"], r["h_key"])
+    ]
+    return pl.DataFrame({"case_id": sorted(set(hit))}, schema={"case_id": pl.String})
+
+
+def _building_residents(world: World, asks: pl.DataFrame) -> pl.DataFrame:
+    """For (case_id, building_id, as_of, own_unit): residents of the building's other occupied
+    units on as_of, each weighted 1/k (k occupied units other than the subject's own)."""
+    res = truth.residents_at(
+        world,
+        asks.join(world.units.select("unit_id", "building_id"), on="building_id").select("case_id", "unit_id", "as_of"),
+    )
+    res = res.join(asks.select("case_id", "own_unit"), on="case_id").filter(
+        pl.col("own_unit").is_null() | (pl.col("unit_id") != pl.col("own_unit"))
+    )
+    return res.with_columns(weight=1.0 / pl.col("unit_id").n_unique().over("case_id")).drop("own_unit")
+
+
+def score_locate(
+    answers: pl.DataFrame,
+    cases: pl.DataFrame,
+    world: World,
+    truth_records: pl.DataFrame,
+    register: pl.DataFrame,
+    records: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(outcomes: one row per case, residents: one row per person at each wrong door, weighted).
+
+    ``cases`` holds the docket truth: case_id, person_id, as_of. ``records`` (record_id,
+    observed_at) lets evidence seen after the as-of date be counted as look-ahead."""
+    if "score" not in answers.columns:
+        answers = answers.with_columns(score=pl.lit(None, dtype=pl.Float64))
     top = answers.sort("case_id", "rank").unique("case_id", keep="first", maintain_order=True)
-    top = resolve(top.select("case_id", "address_text", "evidence"), register)
-    units = world.units.select("unit_id", resolved_address="address")
-    top = top.join(units, on="resolved_address", how="left").rename({"unit_id": "answered_unit"})
-    base = truth.unit_at(world, cases.select("case_id", "person_id", "as_of"))
-    df = base.join(top, on="case_id", how="left")
-    past = truth.past_units(world, cases).with_columns(is_past=pl.lit(True))
-    df = df.join(past.rename({"unit_id": "answered_unit"}), on=["case_id", "answered_unit"], how="left")
-    ev = (
-        df.select("case_id", "person_id", "answered_unit", "evidence")
-        .explode("evidence")
-        .drop_nulls("evidence")
-        .join(
-            truth_records.select(evidence="record_id", ev_person="person_id", ev_unit="unit_id", bits="error_bits"),
-            on="evidence",
-            how="left",
+    top = resolve(top.select("case_id", "address_text", "evidence", "score"), register)
+    units = _units(world)
+    top = top.join(
+        units.select(resolved_address="address", answered_unit="unit_id", unit_building="building_id"),
+        on="resolved_address",
+        how="left",
+    )
+    buildings = units.group_by("bkey").agg(pl.col("building_id").first(), n_units=pl.len())
+    top = top.join(
+        buildings.select(resolved_building="bkey", named_building="building_id", n_units="n_units"),
+        on="resolved_building",
+        how="left",
+    ).with_columns(
+        answered_building=pl.when(pl.col("answered_unit").is_null() & (pl.col("n_units") > 1)).then(
+            pl.col("named_building")
         )
     )
-    others = truth.person_spells(world).select(ev_person="person_id", answered_unit="unit_id").unique()
-    namesake = ev.filter(pl.col("ev_person") != pl.col("person_id")).join(
-        others, on=["ev_person", "answered_unit"], how="semi"
-    )
-    flags = ev.group_by("case_id").agg(
-        digit=((pl.col("bits") & int(BIT["address_digit"])) != 0).any(),
-        unit_missing=((pl.col("bits") & int(BIT["unit_missing"])) != 0).any(),
-        n_evidence=pl.len(),
-        n_other_people=pl.col("ev_person").filter(pl.col("ev_person") != pl.col("person_id")).n_unique(),
-    )
-    df = df.join(namesake.select("case_id").unique().with_columns(is_namesake=pl.lit(True)), on="case_id", how="left")
-    df = df.join(flags, on="case_id", how="left").with_columns(
-        pl.col("is_past").fill_null(False),
-        pl.col("is_namesake").fill_null(False),
-        pl.col("digit").fill_null(False),
-        pl.col("unit_missing").fill_null(False),
-    )
+    base = truth.unit_at(world, cases.select("case_id", "person_id", "as_of"))
+    base = base.join(units.select(true_unit="unit_id", true_building="building_id"), on="true_unit", how="left")
+    df = base.join(top, on="case_id", how="left")
+    asks = cases.select("case_id", "person_id", "as_of")
+    past = truth.past_units(world, cases).join(units.select("unit_id", "building_id"), on="unit_id")
+    pairs = truth.namesakes(world, asks).join(asks.select("case_id", "as_of"), on="case_id")
+    named = truth.units_lived_by_others(world, pairs).join(units.select("unit_id", "building_id"), on="unit_id")
+    flags = [
+        (past.select("case_id", answered_unit="unit_id"), "past_unit"),
+        (past.select("case_id", answered_building="building_id").unique(), "past_building"),
+        (named.select("case_id", answered_unit="unit_id"), "namesake_unit"),
+        (named.select("case_id", answered_building="building_id").unique(), "namesake_building"),
+    ]
+    for frame, name in flags:
+        key = frame.columns[1]
+        df = df.join(frame.unique().with_columns(pl.lit(True).alias(name)), on=["case_id", key], how="left")
+        df = df.with_columns(pl.col(name).fill_null(False))
+    unit, bld = pl.col("answered_unit").is_not_null(), pl.col("answered_building").is_not_null()
     outcome = (
         pl.when(pl.col("address_text").is_null())
         .then(pl.lit("no-answer"))
-        .when(pl.col("answered_unit").is_null())
-        .then(pl.lit("no-such-address"))
-        .when(pl.col("answered_unit") == pl.col("true_unit"))
+        .when(unit & (pl.col("answered_unit") == pl.col("true_unit")))
         .then(pl.lit("correct"))
-        .when(pl.col("is_past"))
+        .when(bld & (pl.col("answered_building") == pl.col("true_building")))
+        .then(pl.lit("building"))
+        .when((unit & pl.col("past_unit")) | (bld & pl.col("past_building")))
         .then(pl.lit("stale"))
-        .when(pl.col("is_namesake"))
+        .when((unit & pl.col("namesake_unit")) | (bld & pl.col("namesake_building")))
         .then(pl.lit("namesake"))
-        .otherwise(pl.lit("other-wrong"))
+        .when(unit | bld)
+        .then(pl.lit("other-wrong"))
+        .otherwise(pl.lit("no-such-address"))
+    )
+    df = df.with_columns(outcome=outcome, answered_address=pl.col("resolved_address"))
+    digit = _digit_cause(df, world, cases)
+    df = df.join(digit.with_columns(digit=pl.lit(True)), on="case_id", how="left").with_columns(
+        pl.col("digit").fill_null(False)
     )
     cause = (
-        pl.when(pl.col("outcome").is_in(["correct", "no-answer"]))
+        pl.when(pl.col("outcome").is_in(["correct", "building", "no-answer"]))
         .then(pl.lit(None, dtype=pl.String))
         .when(pl.col("outcome").is_in(["stale", "namesake"]))
         .then(pl.col("outcome"))
         .when(pl.col("digit"))
         .then(pl.lit("digit-error"))
-        .when(pl.col("unit_missing") & (pl.col("outcome") == "no-such-address"))
+        .when(bld)
         .then(pl.lit("unit-missing"))
         .otherwise(pl.lit("other"))
     )
-    df = df.with_columns(outcome=outcome).with_columns(cause=cause)
-    doors = df.filter(pl.col("outcome").is_in(list(WRONG_DOOR))).select("case_id", "as_of", unit_id="answered_unit")
-    residents = truth.residents_at(world, doors).sort("case_id", "person_id")
-    counts = residents.group_by("case_id").agg(residents=pl.len(), children=pl.col("child").sum().cast(pl.Int64))
+    df = df.with_columns(cause=cause)
+    # people at the door
+    doors = df.filter(pl.col("outcome").is_in(list(WRONG_DOOR)) & unit).select(
+        "case_id", "as_of", unit_id="answered_unit"
+    )
+    at_units = truth.residents_at(world, doors).with_columns(weight=pl.lit(1.0))
+    at_buildings = _building_residents(
+        world,
+        df.filter(bld & pl.col("outcome").is_in([*WRONG_DOOR, "building"])).select(
+            "case_id",
+            "as_of",
+            building_id="answered_building",
+            own_unit=pl.when(pl.col("outcome") == "building").then(pl.col("true_unit")),
+        ),
+    )
+    residents = pl.concat(
+        [
+            at_units.select("case_id", "person_id", "group", "child", "weight"),
+            at_buildings.select("case_id", "person_id", "group", "child", "weight"),
+        ]
+    ).sort("case_id", "person_id")
+    counts = residents.group_by("case_id").agg(
+        residents=pl.col("weight").sum(), children=(pl.col("weight") * pl.col("child").cast(pl.Float64)).sum()
+    )
     df = df.join(counts, on="case_id", how="left").with_columns(
-        pl.col("residents").fill_null(0).cast(pl.Int64), pl.col("children").fill_null(0)
+        pl.col("residents").fill_null(0.0), pl.col("children").fill_null(0.0)
+    )
+    # evidence: how much of it, and how much was observed after the as-of date (look-ahead)
+    ev = df.select("case_id", "as_of", "evidence").explode("evidence").drop_nulls("evidence")
+    if records is not None:
+        ev = ev.join(records.select(evidence="record_id", observed_at="observed_at"), on="evidence", how="left")
+        late = (pl.col("observed_at") > pl.col("as_of")).fill_null(False)
+    else:
+        late = pl.lit(False)
+    ev_counts = ev.group_by("case_id").agg(n_evidence=pl.len(), n_lookahead=late.sum().cast(pl.Int64))
+    df = df.join(ev_counts, on="case_id", how="left").with_columns(
+        pl.col("n_evidence").fill_null(0).cast(pl.Int64), pl.col("n_lookahead").fill_null(0).cast(pl.Int64)
     )
     df = df.join(world.units.select(true_unit="unit_id", true_address="address"), on="true_unit", how="left")
     out = df.select(
@@ -106,12 +210,15 @@ def score_locate(
         "true_address",
         "address_text",
         "resolved_address",
+        "resolved_building",
         "answered_unit",
+        "answered_building",
+        "score",
         "outcome",
         "cause",
         "evidence",
-        pl.col("n_evidence").fill_null(0),
-        pl.col("n_other_people").fill_null(0),
+        "n_evidence",
+        "n_lookahead",
         "residents",
         "children",
     ).sort("case_id")
@@ -125,33 +232,49 @@ STRATA = ("tenure", "household_form", "moved_last_year", "informal_work")
 
 
 def case_counts(outcomes: pl.DataFrame, residents: pl.DataFrame) -> pl.DataFrame:
-    """One row per case: the outcome and cause, and every count locate's metrics are ratios of."""
-    t = outcomes.select("case_id", "outcome", "cause", "residents", "children")
+    """One row per case: the outcome and cause, and every count locate's metrics are ratios of.
+    ``locate_score`` is the top answer's score (0 when the system gave none; null when it did
+    not answer), which the operating-point metric sweeps."""
+    if "weight" not in residents.columns:
+        residents = residents.with_columns(weight=pl.lit(1.0))
+    for col in ("score", "n_evidence", "n_lookahead"):
+        if col not in outcomes.columns:
+            outcomes = outcomes.with_columns(pl.lit(None if col == "score" else 0).alias(col))
+    t = outcomes.select(
+        "case_id",
+        "outcome",
+        "cause",
+        pl.col("residents").cast(pl.Float64),
+        pl.col("children").cast(pl.Float64),
+        locate_score=pl.when(pl.col("outcome") != "no-answer").then(pl.col("score").cast(pl.Float64).fill_null(0.0)),
+        n_evidence=pl.col("n_evidence").cast(pl.Int64),
+        n_lookahead=pl.col("n_lookahead").cast(pl.Int64),
+    )
     t = t.with_columns(
         answered=(pl.col("outcome") != "no-answer").cast(pl.Int64),
         correct=(pl.col("outcome") == "correct").cast(pl.Int64),
+        building=(pl.col("outcome") == "building").cast(pl.Int64),
         wrong_door=pl.col("outcome").is_in(list(WRONG_DOOR)).cast(pl.Int64),
+        doors_knocked=pl.col("outcome").is_in([*WRONG_DOOR, "building"]).cast(pl.Int64),
         no_such=(pl.col("outcome") == "no-such-address").cast(pl.Int64),
         no_answer=(pl.col("outcome") == "no-answer").cast(pl.Int64),
         wrong_any=pl.col("outcome").is_in([*WRONG_DOOR, "no-such-address"]).cast(pl.Int64),
-        **{
-            f"out_{o.replace('-', '_')}": (pl.col("outcome") == o).cast(pl.Int64)
-            for o in (*WRONG_DOOR, "no-such-address")
-        },
         **{f"cause_{c.replace('-', '_')}": (pl.col("cause") == c).fill_null(False).cast(pl.Int64) for c in CAUSES},
     )
     by_group = pl.DataFrame({"case_id": t["case_id"]})
     for g in GROUPS:
         col = f"bystanders_{g}"
-        n = residents.filter(pl.col("group") == g).group_by("case_id").agg(pl.len().cast(pl.Int64).alias(col))
+        n = residents.filter(pl.col("group") == g).group_by("case_id").agg(pl.col("weight").sum().alias(col))
         by_group = by_group.join(n, on="case_id", how="left")
-    return t.join(by_group.fill_null(0), on="case_id")
+    return t.join(by_group.fill_null(0.0), on="case_id")
 
 
 def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     given = answers if answers is not None else TASK.empty_answers()
     tr = ctx.trails
-    outcomes, residents = score_locate(given, ctx.docket_truth, ctx.world, tr.truth_records, tr.address_register)
+    outcomes, residents = score_locate(
+        given, ctx.docket_truth, ctx.world, tr.truth_records, tr.address_register, tr.records
+    )
     out = Scored(case_counts(outcomes, residents))
     if answers is None:
         return out
@@ -159,7 +282,40 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     out.error_types = explain.error_types(ctx.system, outcomes)
     out.explained = explain.explained(ctx.system, outcomes, chain, ctx.scenario.audit.explained_cases, ctx.rng)
     out.tables = {"locate": outcomes, "locate_residents": residents, "locate_chains": chain}
+    groups = ctx.docket_truth.select("case_id", "person_id").join(
+        ctx.world.people.select("person_id", "group"), on="person_id"
+    )
+    counts = out.counts.join(groups.select("case_id", "group"), on="case_id")
+    out.curves = [
+        {
+            "system": ctx.system,
+            "task": "locate",
+            "slice": kind,
+            "level": level,
+            "columns": ["score threshold", "correct rate", "wrong doors per 100 cases"],
+            "points": tradeoff_curve(part),
+        }
+        for kind, level, part in [("overall", "all", counts)]
+        + [("group", g, counts.filter(pl.col("group") == g)) for g in GROUPS if (counts["group"] == g).any()]
+    ]
     return out
+
+
+def tradeoff_curve(counts: pl.DataFrame, points: int = 60) -> list[list[float]]:
+    """Correct rate against wrong doors per 100 cases as the score threshold falls (the system
+    abstaining below it), from answering nothing to answering everything; at most ``points``."""
+    n = counts.height
+    answered = counts.filter(pl.col("locate_score").is_not_null()).sort("locate_score", descending=True)
+    s = answered["locate_score"].to_numpy()
+    if n == 0 or len(s) == 0:
+        return [[float("inf"), 0.0, 0.0]]
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    correct = np.cumsum(answered["correct"].to_numpy())[ends] / n
+    wrong = np.cumsum(answered["wrong_door"].to_numpy())[ends] * 100.0 / n
+    keep = np.unique(np.linspace(0, len(ends) - 1, min(points, len(ends))).round().astype(int))
+    curve = [[float("inf"), 0.0, 0.0]]
+    curve += [[round(float(s[ends[i]]), 6), round(float(correct[i]), 6), round(float(wrong[i]), 6)] for i in keep]
+    return curve
 
 
 _ERROR_SHARE = Metric(
@@ -168,13 +324,20 @@ _ERROR_SHARE = Metric(
 
 METRICS = (
     Metric(
-        "wrong_door_rate",
+        "located_within_budget",
         "locate",
-        "wrong_door",
-        "answered",
-        "answered cases whose top address is a real door where the subject did not live on the as-of date",
+        "correct",
+        "cases",
+        "cases answered correctly at the score threshold that keeps wrong doors within the budget "
+        "(audit.wrong_door_budget per 100 cases; the system abstains below the threshold); the threshold is "
+        "chosen on all cases and applied to every group",
+        higher_is_better=True,
         headline=True,
-        short="wrong doors",
+        short="in budget",
+        summary=True,
+        kind="budget",
+        budget_count="wrong_door",
+        score_column="locate_score",
     ),
     Metric(
         "correct_rate",
@@ -183,21 +346,39 @@ METRICS = (
         "cases",
         "cases whose top address is the subject's home on the as-of date",
         higher_is_better=True,
+        headline=True,
+        short="correct",
+        summary=True,
+    ),
+    Metric(
+        "wrong_door_rate",
+        "locate",
+        "wrong_door",
+        "cases",
+        "cases whose top address is a real door (or a multi-unit building) where the subject did not live on "
+        "the as-of date",
+        headline=True,
+        short="wrong doors",
+        summary=True,
+    ),
+    Metric(
+        "building_only_rate",
+        "locate",
+        "building",
+        "cases",
+        "cases answered with the subject's building but not its unit (officers knock on doors to find them)",
+    ),
+    Metric(
+        "no_such_address_rate", "locate", "no_such", "cases", "cases whose top address resolves to no door or building"
     ),
     Metric("no_answer_rate", "locate", "no_answer", "cases", "cases with no address given"),
-    Metric(
-        "no_such_address_rate",
-        "locate",
-        "no_such",
-        "answered",
-        "answered cases whose top address resolves to no door in the register",
-    ),
     Metric(
         "people_at_wrong_door_per_100_cases",
         "locate",
         "residents",
         "cases",
-        "residents of wrong doors on the as-of date, per 100 cases",
+        "residents behind the doors officers knock on wrongly, on the as-of date, per 100 cases (a building named "
+        "without its unit counts the expected household behind one of its doors)",
         unit="per_100_cases",
         scale=100.0,
         headline=True,
@@ -208,22 +389,35 @@ METRICS = (
         "locate",
         "children",
         "cases",
-        "residents under 18 of wrong doors, per 100 cases",
+        "of them, residents under 18, per 100 cases",
         unit="per_100_cases",
         scale=100.0,
     ),
     Metric(
-        "people_per_wrong_door", "locate", "residents", "wrong_door", "residents behind each wrong door", unit="count"
+        "people_per_door_knocked",
+        "locate",
+        "residents",
+        "doors_knocked",
+        "residents behind each wrong door or building knocked on",
+        unit="count",
     ),
     *family(
         _ERROR_SHARE,
         {
-            "stale": "wrong answers that are a past address of the subject",
-            "namesake": "wrong answers that are the address of another person whose records drove the answer",
-            "digit-error": "wrong answers whose evidence carried a wrong house number",
-            "unit-missing": "wrong answers lacking the unit of a multi-unit building",
+            "stale": "wrong answers that are a past home of the subject",
+            "namesake": "wrong answers that are where a person sharing the subject's name (or a variant) lived",
+            "digit-error": "wrong answers one digit away from a true or past address of the subject",
+            "unit-missing": "wrong answers naming a multi-unit building without its unit",
             "other": "other wrong answers",
         },
+    ),
+    Metric(
+        "lookahead_share",
+        "locate",
+        "n_lookahead",
+        "n_evidence",
+        "evidence records cited that were observed after the case's as-of date (the contract forbids them)",
+        disparity=False,
     ),
     Metric(
         "bystanders_per_10k_residents_per_100_cases",
@@ -254,11 +448,15 @@ TASK = Task(
         "children",
         "answered",
         "correct",
+        "building",
         "wrong_door",
+        "doors_knocked",
         "no_such",
         "no_answer",
         "wrong_any",
-        *(f"out_{o.replace('-', '_')}" for o in (*WRONG_DOOR, "no-such-address")),
+        "n_evidence",
+        "n_lookahead",
+        "locate_score",
         *(f"cause_{c.replace('-', '_')}" for c in CAUSES),
         *(f"bystanders_{g}" for g in GROUPS),
     ),

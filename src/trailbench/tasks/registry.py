@@ -40,7 +40,7 @@ def _check(task: Task) -> None:
         if m.name in taken:
             raise ValueError(f"metric {m.name!r} is declared twice")
         taken.add(m.name)
-        for col in (m.numerator, m.denominator):
+        for col in (m.numerator, m.denominator, *((m.budget_count, m.score_column) if m.kind == "budget" else ())):
             if col.replace("{group}", "hispanic") not in counts:
                 raise ValueError(f"metric {m.name}: {col!r} is not one of task {task.name}'s counts")
 
