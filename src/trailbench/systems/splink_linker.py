@@ -6,9 +6,29 @@ Fellegi-Sunter model (Splink): u probabilities by random sampling, m probabiliti
 expectation maximisation on two blocking rules, the prior from a deterministic rule, all without
 labels, as a vendor would have to. Records are clustered at the scenario's threshold.
 
-- locate: the most recent address in the cluster holding the case's clue record;
-- associates: other clusters with a record sharing an address or a phone with the subject's
-  cluster within a year (``hops`` times outward).
+The as-of contract (DESIGN §5): a case may use only records observed on or before its as-of
+date, and that holds for the clustering too (a later record must not bridge two clusters).
+
+- the model is trained only on records observed on or before the docket's earliest as-of date
+  (:func:`training_mask`);
+- pairwise match probabilities are predicted once over all records and clues (a pair's
+  probability depends only on its two records, so that alone leaks nothing);
+- each case clusters only the records observed by its as-of date: one union–find pass over the
+  record pairs at or above the threshold, in the order both records exist
+  (:class:`~trailbench.systems.common.AsOfForest`), read back at each as-of date. The subject's
+  file is the clusters of the records its clue links to (at or above the threshold, observed by
+  the as-of date); clues link only to records, never to other cases' clues.
+
+- locate: the most recent address in the subject's file; ``score`` = the best clue-to-record
+  match probability of the clusters holding the address's records (how sure the file is the
+  subject's) x support x recency (:func:`~trailbench.systems.common.support_recency`): n / (n + 2)
+  for the n records of the file at the address, times one half for every two years between the
+  address's latest first-hand record (not a broker copy: the broker re-dates addresses it never
+  checked) and the as-of date; 0 when only broker copies vouch for it. Never above the score of
+  the address ranked before it;
+- associates: other clusters (as of the as-of date) with a record sharing an address or a phone
+  with the subject's file within a year (``hops`` times outward);
+  ``score`` = distinct addresses and phones shared, divided by the hop.
 """
 
 from __future__ import annotations
@@ -20,11 +40,20 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
-from trailbench.systems.common import latest_address_answers, read_cases, read_records
+from trailbench.systems.common import (
+    AsOfForest,
+    day_number,
+    latest_address_answers,
+    read_cases,
+    read_records,
+    support_recency,
+    with_score,
+)
 from trailbench.systems.protocol import read_config, write_answer
 
 OVERLAP_DAYS = 365
 CLUE_PREFIX = "case:"
+MIN_TRAINING_RECORDS = 1000
 
 
 SYSTEM_COLUMNS = {"given": "given_std", "surname": "surname_first", "dob": "dob", "address": "address_key"}
@@ -86,20 +115,57 @@ def single_thread_db() -> tuple[Any, duckdb.DuckDBPyConnection]:
     return DuckDBAPI(connection=con), con
 
 
-def cluster(inp: pl.DataFrame, threshold: float, max_u_pairs: float, seed: int = 1) -> pl.DataFrame:
-    """``uid`` -> ``cluster_id`` for every input row."""
+def train_model(inp: pl.DataFrame, max_u_pairs: float, seed: int = 1) -> dict[str, Any]:
+    """The reference model trained (without labels) on ``inp``; Splink's settings with parameters."""
+    from splink import Linker
+
+    db, con = single_thread_db()
+    sdf = db.register(inp.to_arrow(), dataset_display_name="training")
+    linker = Linker(sdf, reference_settings(SYSTEM_COLUMNS, ["phone"]), log_level=logging.ERROR)
+    train(linker, SYSTEM_COLUMNS, max_u_pairs, seed)
+    model: dict[str, Any] = linker.misc.save_model_to_json()
+    con.close()
+    return model
+
+
+def predict_pairs(inp: pl.DataFrame, model: dict[str, Any], threshold: float) -> pl.DataFrame:
+    """(``uid_l``, ``uid_r``, ``match_probability``) for every blocked pair at or above ``threshold``."""
     from splink import Linker
 
     db, con = single_thread_db()
     sdf = db.register(inp.to_arrow(), dataset_display_name="records")
-    linker = Linker(sdf, reference_settings(SYSTEM_COLUMNS, ["phone"]), log_level=logging.ERROR)
-    train(linker, SYSTEM_COLUMNS, max_u_pairs, seed)
-    pred = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, threshold_match_probability=threshold)
-    out = pl.from_arrow(con.sql(f"select uid, cluster_id from {clusters.physical_name}").arrow())
+    linker = Linker(sdf, model, log_level=logging.ERROR)
+    pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    out = pl.from_arrow(con.sql(f"select uid_l, uid_r, match_probability from {pred.physical_name}").arrow())
     assert isinstance(out, pl.DataFrame)
     con.close()
-    return out.sort("uid")
+    return out.sort("uid_l", "uid_r")
+
+
+def training_mask(records: pl.DataFrame, cases: pl.DataFrame) -> pl.Series:
+    """The records the model is trained on: those observed on or before the docket's earliest
+    as-of date, so no case's model has seen its future. Should fewer than
+    ``MIN_TRAINING_RECORDS`` exist by then, the cut moves to the date by which that many exist
+    (only the model's parameters then see past the earliest cases' dates, never a link)."""
+    observed = records["observed_at"]
+    first = cases["as_of"].min()
+    if first is None:
+        return pl.Series([True] * records.height)
+    enough = observed.sort()[min(MIN_TRAINING_RECORDS, records.height) - 1] if records.height else first
+    return observed <= max(first, enough)
+
+
+def as_of_forest(pairs: pl.DataFrame, leaves: pl.DataFrame, threshold: float) -> AsOfForest:
+    """The clustering of ``leaves`` (``uid``, ``leaf`` = 0..n-1, ``day``) at every date: record pairs
+    at or above ``threshold`` join from the day both records exist."""
+    lv = leaves.select("uid", "leaf", "day")
+    edges = (
+        pairs.filter(pl.col("match_probability") >= threshold)
+        .join(lv.rename({"uid": "uid_l", "leaf": "a", "day": "day_a"}), on="uid_l")
+        .join(lv.rename({"uid": "uid_r", "leaf": "b", "day": "day_b"}), on="uid_r")
+    )
+    t = edges.select(pl.max_horizontal("day_a", "day_b"))[:, 0]
+    return AsOfForest(leaves.height, edges["a"].to_numpy(), edges["b"].to_numpy(), t.to_numpy())
 
 
 class SplinkSystem:
@@ -109,63 +175,119 @@ class SplinkSystem:
         cfg = read_config(workdir).get("splink", {})
         threshold = float(cfg.get("threshold", 0.9))
         hops = int(cfg.get("hops", 1))
-        records = read_records(workdir).filter(pl.col("source") != "social")
-        cases = read_cases(workdir)
+        records = (
+            read_records(workdir)
+            .filter(pl.col("source") != "social")
+            .sort("record_id")
+            .with_row_index("leaf")
+            .with_columns(pl.col("leaf").cast(pl.Int64), day=day_number("observed_at"))
+        )
+        cases = read_cases(workdir).with_columns(day=day_number("as_of"))
         cols = ["uid", "given_std", "surname_first", "dob", "address_key", "phone"]
-        inp = pl.concat(
-            [
-                records.select(pl.col("record_id").alias("uid"), *cols[1:]),
-                cases.select((pl.lit(CLUE_PREFIX) + pl.col("case_id")).alias("uid"), *cols[1:]),
-            ]
+        rec_inp = records.select(pl.col("record_id").alias("uid"), *cols[1:])
+        clue_inp = cases.select((pl.lit(CLUE_PREFIX) + pl.col("case_id")).alias("uid"), *cols[1:])
+        # trained on what was observed by the earliest as-of date: no case's model has seen its future
+        model = train_model(rec_inp.filter(training_mask(records, cases)), float(cfg.get("max_u_pairs", 1e6)))
+        pairs = predict_pairs(pl.concat([rec_inp, clue_inp]), model, threshold)
+        forest = as_of_forest(pairs, records.select(uid="record_id", leaf="leaf", day="day"), threshold)
+        subject = self._subject(pairs, records, cases, forest, threshold)
+        rec = records.select(
+            "leaf", "record_id", "day", "observed_at", "source", "address_text", "address_key", "phone"
         )
-        clusters = cluster(inp, threshold, float(cfg.get("max_u_pairs", 1e6)))
-        rec = records.select("record_id", "observed_at", "address_text", "address_key", "phone").join(
-            clusters.rename({"uid": "record_id"}), on="record_id"
-        )
-        subject = (
-            cases.select("case_id", "as_of", uid=pl.lit(CLUE_PREFIX) + pl.col("case_id"))
-            .join(clusters, on="uid")
-            .drop("uid")
-        )
-        mine = subject.join(rec, on="cluster_id").filter(pl.col("observed_at") <= pl.col("as_of"))
-        write_answer(workdir, self.name, "locate", latest_address_answers(mine))
-        write_answer(workdir, self.name, "associates", self._associates(subject, rec, hops))
+        members = forest.member_table(subject["node"].unique()).join(rec, on="leaf")
+        mine = subject.select("case_id", "node").unique().join(members, on="node").unique(["case_id", "record_id"])
+        located = latest_address_answers(mine)
+        write_answer(workdir, self.name, "locate", self._locate_scores(located, mine, subject))
+        write_answer(workdir, self.name, "associates", self._associates(subject, rec, forest, hops))
 
-    def _associates(self, subject: pl.DataFrame, rec: pl.DataFrame, hops: int) -> pl.DataFrame:
-        frontier = subject.select("case_id", "as_of", "cluster_id")
-        seen = frontier.select("case_id", "cluster_id", hop=pl.lit(0))
-        past = rec.select("record_id", "cluster_id", "observed_at", "address_key", "phone")
+    @staticmethod
+    def _subject(
+        pairs: pl.DataFrame, records: pl.DataFrame, cases: pl.DataFrame, forest: AsOfForest, threshold: float
+    ) -> pl.DataFrame:
+        """(case_id, as_of, day, node, link_p): the clusters, at the case's as-of date, of the
+        records observed by then that its clue links to, with the best clue-to-record probability."""
+        clue_l = pl.col("uid_l").str.starts_with(CLUE_PREFIX)
+        clue_r = pl.col("uid_r").str.starts_with(CLUE_PREFIX)
+        links = pairs.filter((pl.col("match_probability") >= threshold) & (clue_l ^ clue_r)).select(
+            case_id=pl.when(clue_l).then(pl.col("uid_l")).otherwise(pl.col("uid_r")).str.strip_prefix(CLUE_PREFIX),
+            record_id=pl.when(clue_l).then(pl.col("uid_r")).otherwise(pl.col("uid_l")),
+            p=pl.col("match_probability"),
+        )
+        links = (
+            links.join(cases.select("case_id", "as_of", "day"), on="case_id")
+            .join(records.select("record_id", "leaf", rec_day="day"), on="record_id")
+            .filter(pl.col("rec_day") <= pl.col("day"))
+        )
+        links = links.with_columns(
+            node=pl.Series(forest.component_at(links["leaf"].to_numpy(), links["day"].to_numpy()), dtype=pl.Int64)
+        )
+        return links.group_by("case_id", "as_of", "day", "node").agg(link_p=pl.col("p").max()).sort("case_id", "node")
+
+    @staticmethod
+    def _locate_scores(located: pl.DataFrame, mine: pl.DataFrame, subject: pl.DataFrame) -> pl.DataFrame:
+        """``score`` = the best clue-to-record match probability of the clusters holding the
+        address's records (how sure the file is the subject's) x support x recency
+        (:func:`~trailbench.systems.common.support_recency`, dated by first-hand records)."""
+        sr = support_recency(
+            located,
+            mine.select("record_id", "observed_at", "source").unique("record_id"),
+            subject.select("case_id", "as_of").unique(),
+            pl.col("source") != "broker",
+        )
+        ev = located.select("case_id", "rank", record_id="evidence").explode("record_id")
+        node_p = mine.select("case_id", "record_id", "node").join(
+            subject.select("case_id", "node", "link_p"), on=["case_id", "node"]
+        )
+        link = (
+            ev.join(node_p, on=["case_id", "record_id"]).group_by("case_id", "rank").agg(link_p=pl.col("link_p").max())
+        )
+        scores = sr.join(link, on=["case_id", "rank"], how="left").select(
+            "case_id", "rank", score=pl.col("link_p").fill_null(0.0) * pl.col("support") * pl.col("recency")
+        )
+        return with_score(located, scores)
+
+    def _associates(self, subject: pl.DataFrame, rec: pl.DataFrame, forest: AsOfForest, hops: int) -> pl.DataFrame:
+        """Clusters (as of each case's date) sharing an address or phone with the subject's file
+        within a year, ``hops`` times outward; every record used is observed by the as-of date."""
+        days = subject.select("case_id", "day").unique()
+        frontier = subject.select("case_id", "node").unique()
+        seen = frontier
+        found_all = []
         for hop in range(1, hops + 1):
-            mine = frontier.join(past, on="cluster_id").filter(pl.col("observed_at") <= pl.col("as_of"))
+            members = forest.member_table(frontier["node"].unique())
+            mine = frontier.join(members, on="node").join(rec.drop("day"), on="leaf").join(days, on="case_id")
             near = []
             for key in ("address_key", "phone"):
-                m = mine.select("case_id", "as_of", key, seen_at="observed_at").drop_nulls(key)
-                o = past.select(key, other="cluster_id", observed_at="observed_at").drop_nulls(key)
+                m = mine.select("case_id", "day", key, seen_at="observed_at").drop_nulls(key)
+                o = rec.select(key, "leaf", other_day="day", observed_at="observed_at").drop_nulls(key)
                 j = m.join(o, on=key).filter(
-                    (pl.col("observed_at") <= pl.col("as_of"))
+                    (pl.col("other_day") <= pl.col("day"))
                     & ((pl.col("observed_at") - pl.col("seen_at")).dt.total_days().abs() <= OVERLAP_DAYS)
                 )
-                near.append(j.select("case_id", "as_of", cluster_id="other", link=pl.col(key).cast(pl.String)))
-            found = (
-                pl.concat(near)
-                .group_by("case_id", "cluster_id")
-                .agg(shared=pl.col("link").n_unique(), as_of=pl.col("as_of").first())
+                near.append(j.select("case_id", "day", "leaf", link=pl.col(key).cast(pl.String)))
+            cand = pl.concat(near)
+            at = cand.select("leaf", "day").unique()
+            at = at.with_columns(
+                node=pl.Series(forest.component_at(at["leaf"].to_numpy(), at["day"].to_numpy()), dtype=pl.Int64)
             )
-            found = found.join(seen.select("case_id", "cluster_id"), on=["case_id", "cluster_id"], how="anti")
-            seen = pl.concat([seen, found.select("case_id", "cluster_id", hop=pl.lit(hop))])
-            frontier = found.select("case_id", "as_of", "cluster_id")
-            if hop == 1:
-                scores = found.select("case_id", "cluster_id", "shared", hop=pl.lit(hop))
-            else:
-                scores = pl.concat([scores, found.select("case_id", "cluster_id", "shared", hop=pl.lit(hop))])
-        as_of = subject.select("case_id", "as_of")
-        ents = scores.join(as_of, on="case_id").join(
-            past.select("record_id", "cluster_id", "observed_at"), on="cluster_id"
-        )
+            found = (
+                cand.join(at, on=["leaf", "day"])
+                .group_by("case_id", "node")
+                .agg(shared=pl.col("link").n_unique())
+                .join(seen, on=["case_id", "node"], how="anti")
+            )
+            seen = pl.concat([seen, found.select("case_id", "node")])
+            frontier = found.select("case_id", "node")
+            found_all.append(found.with_columns(hop=pl.lit(hop)))
+        scores = pl.concat(found_all)
+        members = forest.member_table(scores["node"].unique()).join(rec.select("leaf", "record_id"), on="leaf")
         ents = (
-            ents.filter(pl.col("observed_at") <= pl.col("as_of"))
-            .group_by("case_id", "cluster_id", "hop", "shared")
+            scores.join(members, on="node")
+            .group_by("case_id", "node", "hop", "shared")
             .agg(entity=pl.col("record_id").sort())
+            .with_columns(first=pl.col("entity").list.first(), score=pl.col("shared") / pl.col("hop"))
         )
-        ents = ents.sort(["case_id", "hop", "shared", "cluster_id"], descending=[False, False, True, False])
-        return ents.with_columns(rank=pl.int_range(1, pl.len() + 1).over("case_id")).select("case_id", "rank", "entity")
+        ents = ents.sort(["case_id", "hop", "shared", "first"], descending=[False, False, True, False])
+        return ents.with_columns(rank=pl.int_range(1, pl.len() + 1).over("case_id")).select(
+            "case_id", "rank", "entity", "score"
+        )
