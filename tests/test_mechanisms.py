@@ -44,7 +44,9 @@ def _disparity(card: dict, system: str, group: str) -> dict:
 def test_equal_housing_removes_the_wrong_door_gap(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Hispanic subjects get more wrong doors through tenure and household form (renters move
     more, so old addresses go stale): give every group the same ownership and multigenerational
-    rates and the gap closes. Measured on a 10,000-person county, exact and broker systems."""
+    rates and the gap shrinks to one the docket's sampling explains. Measured on one 10,000-person
+    county, exact and broker systems; a single world cannot say by how much (the size of the drop
+    varies with the seed), which the replicate-worlds issue is to measure on pooled worlds."""
     from trailbench.pipeline import run_all
 
     equal = {g: 0.657 for g in ("hispanic", "white", "black", "api", "aian", "multi")}
@@ -63,5 +65,5 @@ def test_equal_housing_removes_the_wrong_door_gap(tmp_path_factory: pytest.TempP
     for system in ("exact", "broker"):
         before, after = _disparity(cited, system, "hispanic"), _disparity(equalised, system, "hispanic")
         assert before["lo"] > 1.0, before  # a gap the docket's sampling does not explain
-        assert after["ratio"] < before["ratio"] - 0.4, (before, after)
+        assert after["ratio"] < before["ratio"], (before, after)
         assert after["lo"] <= 1.0 <= after["hi"], after

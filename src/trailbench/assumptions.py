@@ -30,6 +30,27 @@ A: dict[str, Assumption] = {
     "social_older_factor": Assumption(0.6, "social-profile coverage for people 50 and over, relative to younger"),
     "social_surname": Assumption((0.6, 0.25, 0.15), "social display names: full surname, initial only, none"),
     "social_link_coverage": Assumption(0.7, "true ties shown as friend edges when both people have profiles"),
+    "social_second_profile": Assumption(0.08, "people with a social profile who keep a second one (old or alternate)"),
+    "social_nickname": Assumption(
+        0.25, "social profiles showing a known nickname or short form of the given name (documents: errors.nickname)"
+    ),
+    "social_alias": Assumption(0.8, "social profiles of people with an English alias that show the alias"),
+    "social_given_initial": Assumption(0.03, "social profiles showing only the initial of the given name"),
+    "social_pseudonym_handle": Assumption(
+        0.45, "social handles that are pseudonyms (invented words), not made from the name the profile shows"
+    ),
+    "social_handle_digits": Assumption(0.5, "social handles ending in digits (before any added to make them unique)"),
+    "social_friend_mix": Assumption(
+        (0.30, 0.25, 0.20, 0.15, 0.10),
+        "friend-list edges by kind: true ties of the world, friends of friends (no tie), people met once "
+        "in the same town (no tie), strangers, pages and brands",
+    ),
+    "social_pages": Assumption(0.03, "pages and brands (profiles of no person) per person profile"),
+    "broker_name_width": Assumption(
+        (20, 25),
+        "broker name fields (given, surname), characters; longer names are cut (the first-name and surname "
+        "widths of the Metro 2 credit-reporting base segment, as moov-io/metro2 lays it out)",
+    ),
     "broker_max_shared": Assumption(40, "addresses shared by more broker profiles than this give no links"),
 }
 

@@ -42,9 +42,22 @@ def address_key(col: pl.Expr) -> pl.Expr:
     return key.str.replace_all(r" APT 0+(\d)", " APT $1")
 
 
+def dob_std(col: str) -> pl.Expr:
+    """Dates of birth as ``YYYY-MM-DD`` (or ``YYYY-MM``) whatever the source wrote: the broker
+    writes ``MM/DD/YYYY``."""
+    us = pl.col(col).str.extract_groups(r"^(\d{2})/(\d{2})/(\d{4})$")
+    return (
+        pl.when(pl.col(col).str.contains(r"^\d{2}/\d{2}/\d{4}$"))
+        .then(pl.concat_str([us.struct[2], us.struct[0], us.struct[1]], separator="-"))
+        .otherwise(pl.col(col))
+        .alias(col)
+    )
+
+
 def standardise(df: pl.DataFrame) -> pl.DataFrame:
     """Add the standardised name and address columns the reference systems compare."""
     return df.with_columns(
+        dob=dob_std("dob"),
         given_std=name_std("given"),
         surname_std=name_std("surname"),
         surname_first=first_token("surname"),

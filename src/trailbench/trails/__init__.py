@@ -48,7 +48,7 @@ def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.
 def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
     start, end = period(sc)
     p = Period(start, end)
-    ids = identifiers(world, stream(sc.seed, "trails", "identifiers"))
+    ids = identifiers(world, sc.seed)
     table = tuple(SOURCES.values())  # one snapshot of the table for the whole build
     events = tuple(s for s in table if s.kind == "events")
     if workers > 1:

@@ -4,6 +4,10 @@ keeps every address it has ever seen, and lists "possible relatives and associat
 The linkage rule follows the FTC's account of RealPage (FACTS.md): records join a profile on an
 exact surname plus a fuzzy given name (same first three letters) or the same date of birth.
 Namesakes are merged; that is the mechanism, not a parameter.
+
+Its records are not copies of what it bought: it writes them in its own style, keys some values
+wrong itself, fills a profile's gaps from the profile's other records and re-dates old
+addresses (:func:`broker_records`).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from trailbench.assumptions import value
+from trailbench.assumptions import pair, value
 from trailbench.scenario import Scenario, SourceConfig
+from trailbench.trails import errors
 from trailbench.trails.catalog import Period, Source, sold_to_broker
-from trailbench.trails.errors import BIT
+from trailbench.trails.errors import BIT, STREET_LONG
+from trailbench.trails.render import rates_for
 from trailbench.world import World
 
 MAX_SHARED = int(value("broker_max_shared"))
@@ -45,31 +51,153 @@ def _key(df: pl.DataFrame, *cols: str) -> np.ndarray:
     return df.select(pl.when(valid).then(code).otherwise(-1)).to_series().to_numpy()
 
 
+NAME_WIDTH = tuple(int(w) for w in pair("broker_name_width"))
+# USPS Publication 28 street types, from the long forms sources sometimes write
+USPS_TYPES = {long: short for short, long in STREET_LONG.items() if long != short}
+
+
+def house_name(col: str) -> pl.Expr:
+    """A name as the broker writes it, before its field width: upper case, letters and single spaces."""
+    return (
+        pl.col(col)
+        .str.to_uppercase()
+        .str.replace_all(r"[-_/]", " ")
+        .str.replace_all(r"[^A-Z ]", "")
+        .str.replace_all(r" +", " ")
+        .str.strip_chars()
+    )
+
+
+def house_address(col: str) -> pl.Expr:
+    """The broker's address style (USPS Publication 28): upper case, no punctuation, street types
+    abbreviated, every unit written ``APT``."""
+    e = pl.col(col).str.to_uppercase().str.replace_all(r"#\s*", " APT ")
+    e = e.str.replace_all(r"[^A-Z0-9 ]", " ").str.replace_all(r"\b(?:UNIT|STE)\b", "APT")
+    for long, short in USPS_TYPES.items():
+        e = e.str.replace_all(rf"\b{long}\b", short)
+    return e.str.replace_all(r" +", " ").str.strip_chars()
+
+
+def house_dob(col: str) -> pl.Expr:
+    """The broker's date style, month first as US commercial files write dates (Metro 2 credit
+    reporting: ``MMDDYYYY``): ``MM/DD/YYYY``, or ``MM/YYYY`` when only the month is known."""
+    c = pl.col(col)
+    return (
+        pl.when(c.str.len_chars() == 10)
+        .then(pl.concat_str([c.str.slice(5, 2), c.str.slice(8, 2), c.str.slice(0, 4)], separator="/"))
+        .when(c.str.len_chars() == 7)
+        .then(pl.concat_str([c.str.slice(5, 2), c.str.slice(0, 4)], separator="/"))
+    )
+
+
+def _digit_errors(rng: np.random.Generator, values: np.ndarray, rate: float, positions: str) -> np.ndarray:
+    """Key one digit wrong in a share ``rate`` of ``values``, in place; the mask of values changed.
+
+    ``positions``: ``"dob"`` (an ISO date, any digit but the century's) or ``"number"`` (the
+    house number at the start of an address text)."""
+    hit = np.flatnonzero((rng.random(len(values)) < rate) & (values != None))  # noqa: E711
+    done = np.zeros(len(values), dtype=bool)
+    for i in hit:
+        v = str(values[i])
+        if positions == "dob":  # not the century (assumption, as in render_dob)
+            spots = [j for j in (2, 3, 5, 6, 8, 9) if j < len(v) and v[j].isdigit()]
+        else:  # the house number at the start of an address
+            spots = list(range(len(v) - len(v.lstrip("0123456789"))))
+        if not spots:
+            continue
+        j = spots[int(rng.integers(len(spots)))]
+        d = str((int(v[j]) + int(rng.integers(1, 10))) % 10)
+        if positions == "number" and j == 0 and d == "0":
+            d = "1"
+        values[i] = v[:j] + d + v[j + 1 :]
+        done[i] = values[i] != v
+    return done
+
+
 def broker_records(
-    bought: pl.DataFrame, cfg: SourceConfig, rng: np.random.Generator, end: np.datetime64
+    bought: pl.DataFrame,
+    world: World,
+    sc: Scenario,
+    cfg: SourceConfig,
+    rng: np.random.Generator,
+    end: np.datetime64,
 ) -> pl.DataFrame:
-    """Broker copies of a sample of ``bought`` records, with a profile id in ``group_key``."""
+    """The broker's records: a sample of ``bought`` as the broker keeps them, with a profile id.
+
+    The broker re-dates some old addresses as recently seen, writes every record in its own
+    style (names upper case and cut to its field widths, ``house_address``, ``house_dob``), keys
+    some values wrong itself (typos, date and house-number digits at the scenario's rates times
+    its ``error_scale``), links records into profiles with its crude rule and fills a profile's
+    missing dates of birth from the profile's other records (a namesake's, when it merged one).
+    """
     take = bought.filter(pl.Series(rng.random(bought.height) < cfg.coverage))
-    lag = rng.exponential(max(cfg.lag_days, 0.001), take.height).astype(np.int64)
+    n = take.height
+    lag = rng.exponential(max(cfg.lag_days, 0.001), n).astype(np.int64)
     # the broker re-dates some old addresses as "last seen" recently, without checking them
-    redate = rng.random(take.height) < cfg.stale
-    lag = lag + np.where(redate, rng.integers(0, 2 * 365, take.height), 0)
+    redate = rng.random(n) < cfg.stale
+    lag = lag + np.where(redate, rng.integers(0, 2 * 365, n), 0)
+    bits = take["error_bits"].to_numpy() | np.where(redate, BIT["stale_address"], 0)
+    # its own style, then its own keying errors
+    gw, sw = NAME_WIDTH
+    texts = take.select(pl.col("address_text").unique().sort().drop_nulls())
+    texts = texts.with_columns(house=house_address("address_text"))
+    style = take.select(
+        given=house_name("given"),
+        surname=house_name("surname"),
+        middle=pl.col("middle").str.slice(0, 1),
+        address_text=pl.col("address_text").replace_strict(texts["address_text"], texts["house"], default=None),
+    )
+    cut = (style["given"].str.len_chars() > gw) | (style["surname"].str.len_chars() > sw)
+    bits |= np.where(cut.fill_null(False).to_numpy(), BIT["name_truncated"], 0)
+    style = style.with_columns(pl.col("given").str.slice(0, gw), pl.col("surname").str.slice(0, sw))
+    r = rates_for(sc, cfg.error_scale)
+    kinds = np.array(r.typo_kinds) / sum(r.typo_kinds)
+    given = style["given"].to_numpy().astype(object)
+    surname = style["surname"].to_numpy().astype(object)
+    dob = take["dob"].to_numpy().astype(object)
+    addr = style["address_text"].to_numpy().astype(object)
+    bits[errors._apply_typos(rng, given, r.name_typo, kinds)] |= BIT["typo_given"]
+    bits[errors._apply_typos(rng, surname, r.name_typo, kinds)] |= BIT["typo_surname"]
+    bits[_digit_errors(rng, dob, r.dob_digit, "dob")] |= BIT["dob_digit"]
+    bits[_digit_errors(rng, addr, r.address_digit, "number")] |= BIT["address_digit"]
     take = take.with_columns(
         observed_at=pl.min_horizontal(
             (pl.col("observed_at") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date), pl.lit(end)
         ),
         stale=pl.col("stale") | pl.Series(redate),
-        error_bits=pl.col("error_bits") | pl.Series(np.where(redate, int(BIT["stale_address"]), 0)),
         source=pl.lit(BROKER.name),
+        given=pl.Series(given.tolist(), dtype=pl.String),
+        surname=pl.Series(surname.tolist(), dtype=pl.String),
+        middle=style["middle"],
+        dob=pl.Series(dob.tolist(), dtype=pl.String),
+        address_text=pl.Series(addr.tolist(), dtype=pl.String),
         licence_number=pl.lit(None, dtype=pl.String),
         case_number=pl.lit(None, dtype=pl.String),
     )
     norm = take.select(
-        s=pl.col("surname").str.to_uppercase().str.replace_all(r"[^A-Z]", ""),
-        g3=pl.col("given").str.to_uppercase().str.slice(0, 3),
+        s=pl.col("surname").str.replace_all(r"[^A-Z]", ""),
+        g3=pl.col("given").str.slice(0, 3),
         dob=pl.col("dob"),
     )
     labels = connected_components([_key(norm, "s", "g3"), _key(norm, "s", "dob")])
+    # a profile's missing dates of birth filled from its other records: the commonest full date
+    full = take.select(label=pl.Series(labels), dob=pl.col("dob")).filter(pl.col("dob").str.len_chars() == 10)
+    modal = (
+        full.group_by("label", "dob")
+        .len()
+        .sort(["label", "len", "dob"], descending=[False, True, False])
+        .unique("label", keep="first", maintain_order=True)
+        .select("label", fill="dob")
+    )
+    filled = (
+        pl.DataFrame({"label": labels}).with_row_index("_row").join(modal, on="label", how="left").sort("_row")["fill"]
+    )
+    missing = take["dob"].is_null().to_numpy() & filled.is_not_null().to_numpy()
+    true_dob = world.people["dob"].cast(pl.String).gather(take["person_id"])
+    wrong = missing & (filled != true_dob).fill_null(True).to_numpy()
+    bits |= np.where(wrong, BIT["merged_dob"], 0)
+    take = take.with_columns(dob=pl.when(pl.Series(missing)).then(filled).otherwise(pl.col("dob")))
+    take = take.with_columns(dob=house_dob("dob"), error_bits=pl.Series(bits))
     # profile numbers in order of first appearance after a seeded shuffle: no truth order leaks
     order = rng.permutation(len(labels))
     _, first = np.unique(labels[order], return_index=True)
@@ -85,7 +213,7 @@ def bought_records(
 ) -> pl.DataFrame:
     """The broker's records, from the records of the sources declared ``sold_to_broker``."""
     bought = records.filter(pl.col("source").is_in(sold_to_broker()))
-    return broker_records(bought, cfg, rng, p.end - np.timedelta64(1, "D"))
+    return broker_records(bought, world, sc, cfg, rng, p.end - np.timedelta64(1, "D"))
 
 
 def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:

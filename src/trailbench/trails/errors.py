@@ -35,6 +35,8 @@ ERROR_KINDS = (
     "phone_missing",
     "stale_address",
     "stale_phone_owner",
+    "name_truncated",
+    "merged_dob",
 )
 BIT = {k: np.int64(1) << i for i, k in enumerate(ERROR_KINDS)}
 LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))

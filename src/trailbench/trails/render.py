@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from trailbench.assumptions import pair
+from trailbench.assumptions import pair, value
+from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import errors
 from trailbench.trails.errors import BIT, Rates
 from trailbench.world import World
 from trailbench.world.geography import STATE
+from trailbench.world.ids import KeyedPermutation
 
 if TYPE_CHECKING:
     from trailbench.trails.catalog import Source
@@ -35,6 +38,7 @@ RECORD_COLUMNS = {
     "case_number": pl.String,
     "group_key": pl.String,
 }
+# Truth of each record; ``person_id`` is null for a record of no person (a page or brand).
 TRUTH_COLUMNS = {
     "record_id": pl.String,
     "source": pl.String,
@@ -76,15 +80,35 @@ def _arr(df: pl.DataFrame, col: str, idx: np.ndarray) -> np.ndarray:
     return np.asarray(df[col].to_numpy(), dtype=object)[idx]
 
 
-def identifiers(world: World, rng: np.random.Generator) -> pl.DataFrame:
-    """Per-person licence and social-security numbers in never-issued ranges (fixed per person)."""
+SSN_AREAS = ("000", "666")  # never issued (DESIGN §9)
+SSN_SPACE = len(SSN_AREAS) * 99 * 9999  # area x group 01-99 x serial 0001-9999
+LICENCE_SPACE = 10**9  # ZZ + nine digits
+
+
+def identifiers(world: World, seed: int) -> pl.DataFrame:
+    """Per-person licence and social-security numbers in never-issued ranges (fixed per person).
+
+    Each is a keyed permutation of the person index with its own stream
+    (``trails/identifiers/ssn``, ``.../licence``): neither is computable from the other, nor from
+    person or household order. SSNs are unique up to ``SSN_SPACE`` people (about two million, all
+    the never-issued areas allow); in a larger world each is shared by at most
+    ``ceil(people / SSN_SPACE)`` people, who are chosen by the permutation, not by their order.
+    """
     n = world.people.height
-    code = rng.permutation(n).astype(np.int64)
-    area = np.where(code % 2 == 0, "666", "000")
-    group = (code // 2) % 99 + 1
-    serial = (code // 198) % 9999 + 1
+    idx = np.arange(n, dtype=np.int64)
+    laps = -(-n // SSN_SPACE)
+    code = KeyedPermutation(SSN_SPACE * laps, stream(seed, "trails", "identifiers", "ssn"))(idx) % SSN_SPACE
+    lic = KeyedPermutation(LICENCE_SPACE, stream(seed, "trails", "identifiers", "licence"))(idx)
+    area = np.asarray(SSN_AREAS, dtype=object)[code % len(SSN_AREAS)]
+    rest = code // len(SSN_AREAS)
     return pl.DataFrame(
-        {"person_id": world.people["person_id"], "area": area, "g": group, "s": serial, "c": code}
+        {
+            "person_id": world.people["person_id"],
+            "area": pl.Series(area.tolist(), dtype=pl.String),
+            "g": rest % 99 + 1,
+            "s": rest // 99 + 1,
+            "c": lic,
+        }
     ).select(
         "person_id",
         ssn=pl.format(
@@ -98,33 +122,107 @@ def identifiers(world: World, rng: np.random.Generator) -> pl.DataFrame:
 
 
 SOCIAL_SURNAME = pair("social_surname")
+SOCIAL_NICKNAME = value("social_nickname")
+SOCIAL_ALIAS = value("social_alias")
+SOCIAL_GIVEN_INITIAL = value("social_given_initial")
+PSEUDONYM = value("social_pseudonym_handle")
+HANDLE_DIGITS = value("social_handle_digits")
+_CONSONANTS = np.array(list("bcdfghjklmnprstvz"))
+_VOWELS = np.array(list("aeiou"))
+
+
+def invented_words(rng: np.random.Generator, n: int) -> pl.Series:
+    """Pronounceable invented words of two or three consonant-vowel syllables (``velora``)."""
+    c = _CONSONANTS[rng.integers(0, len(_CONSONANTS), (n, 3))]
+    v = _VOWELS[rng.integers(0, len(_VOWELS), (n, 3))]
+    syl = np.char.add(c, v)
+    word = np.char.add(np.char.add(syl[:, 0], syl[:, 1]), syl[:, 2])
+    length = 2 * rng.integers(2, 4, n)
+    return pl.Series(word.tolist(), dtype=pl.String).str.slice(0, pl.Series(length))
+
+
+def _letters(s: pl.Series) -> pl.Series:
+    return s.str.to_lowercase().str.replace_all(r"[^a-z]", "")
+
+
+def handles(rng: np.random.Generator, given: pl.Series, surname: pl.Series, person: np.ndarray) -> pl.Series:
+    """Profile ids in the synthetic namespace ``tb:``, unique, drawn from their own stream.
+
+    A person's handle is a pseudonym (an invented word, ``social_pseudonym_handle``) or made from
+    the name the profile was rendered with (errors, nicknames and aliases included, never the true
+    name behind them) in one of six common patterns; some end in digits
+    (``social_handle_digits``). A page's handle is its name. Duplicates get digits until unique.
+    """
+    n = len(given)
+    pseudo = rng.random(n) < PSEUDONYM
+    pattern = rng.integers(0, 6, n)
+    with_digits = rng.random(n) < HANDLE_DIGITS
+    width = rng.integers(1, 5, n)
+    digits = pl.Series(rng.integers(10 ** (width - 1), 10**width)).cast(pl.String)
+    word = invented_words(rng, n)
+    g = _letters(given).str.slice(0, 10)
+    s = _letters(surname.fill_null("")).str.slice(0, 10)
+    frame = pl.DataFrame({"g": g, "s": s, "p": pattern, "w": word})
+    named = frame.select(
+        pl.when(pl.col("p") == 0)
+        .then(pl.col("g") + pl.col("s"))
+        .when(pl.col("p") == 1)
+        .then(pl.col("g") + "." + pl.col("s"))
+        .when(pl.col("p") == 2)
+        .then(pl.col("g") + "_" + pl.col("s"))
+        .when(pl.col("p") == 3)
+        .then(pl.col("g").str.slice(0, 1) + pl.col("s"))
+        .when(pl.col("p") == 4)
+        .then(pl.col("g") + pl.col("s").str.slice(0, 1))
+        .otherwise(pl.col("g"))
+    ).to_series()
+    body = pl.select(
+        pl.when(pl.Series(~person))
+        .then(_letters(given).str.slice(0, 20))
+        .when(pl.Series(pseudo) | (named.str.len_chars() < 2))
+        .then(word)
+        .otherwise(named)
+    ).to_series()
+    body = pl.select(pl.when(pl.Series(with_digits & person)).then(body + digits).otherwise(body)).to_series()
+    out = "tb:" + body
+    while True:  # a platform refuses a taken handle: later holders add a digit
+        again = ~out.is_first_distinct().to_numpy()
+        if not again.any():
+            return out
+        extra = pl.Series(rng.integers(0, 10, n)).cast(pl.String)
+        out = pl.select(pl.when(pl.Series(again)).then(out + extra).otherwise(out)).to_series()
 
 
 def profile_fields(
     rng: np.random.Generator,
+    handle_rng: np.random.Generator,
     given: pl.Series,
     surname: pl.Series,
-    true_given: np.ndarray,
-    true_surname: np.ndarray,
+    person: np.ndarray,
 ) -> dict[str, pl.Series]:
-    """A partial display name and a handle in the synthetic namespace ``tb:``."""
+    """What a profile shows: the given name (sometimes only its initial), the surname in full,
+    as an initial or not at all (``social_surname``), and a handle. Pages show their name."""
     n = len(given)
     u = rng.random(n)
+    initial_only = (rng.random(n) < SOCIAL_GIVEN_INITIAL) & person
     full, initial = SOCIAL_SURNAME[0], SOCIAL_SURNAME[0] + SOCIAL_SURNAME[1]
     shown = pl.select(
         pl.when(pl.Series(u < full)).then(surname).when(pl.Series(u < initial)).then(surname.str.slice(0, 1))
     ).to_series()
-    g = pl.Series(true_given.tolist(), dtype=pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")
-    sn = pl.Series(true_surname.tolist(), dtype=pl.String).str.to_lowercase().str.replace_all(r"[^a-z]", "")
-    num = pl.Series(rng.integers(1, 100, n)).cast(pl.String).str.zfill(2)
-    handle = "tb:" + g.str.slice(0, 8) + "." + sn.str.slice(0, 1) + num
-    return {"surname": shown, "handle": handle}
+    shown_given = pl.select(pl.when(pl.Series(initial_only)).then(given.str.slice(0, 1)).otherwise(given)).to_series()
+    return {
+        "given": shown_given,
+        "surname": pl.select(pl.when(pl.Series(person)).then(shown)).to_series(),
+        "handle": handles(handle_rng, given, surname, person),
+    }
 
 
 # An event source's rows (its ``events`` function's frame): always EVENT_COLUMNS (``unit_id``
 # may be null, ``stale`` marks an out-of-date address); ``phone`` when the source carries one; a
 # boolean ``carries_<field>`` keeps a MASKABLE field on some rows only; ``stale_owner`` marks a
-# listing under a number since passed to someone else. Other columns are ignored.
+# listing under a number since passed to someone else. ``person_id`` may be null for a record of
+# no person (a page, a business): its name as written is then in ``given`` and ``surname``, and
+# it carries no date of birth, sex, middle name, phone or identifier. Other columns are ignored.
 EVENT_COLUMNS = ("person_id", "observed_at", "unit_id", "stale")
 MASKABLE = ("dob", "licence_number", "ssn")
 
@@ -138,6 +236,8 @@ def check_events(source: Source, ev: pl.DataFrame) -> None:
         f = c.removeprefix("carries_")
         if c.startswith("carries_") and (f not in MASKABLE or f not in source.fields):
             problems.append(f"{c}: {f} is not in fields or cannot be kept per row (only {list(MASKABLE)})")
+    if ev["person_id"].null_count() and not {"given", "surname"} <= set(ev.columns):
+        problems.append("rows of no person (null person_id) need their name in given and surname")
     if problems:
         raise ValueError(f"source {source.name!r} events: " + "; ".join(problems))
 
@@ -158,13 +258,18 @@ def render(
     What is written follows the declaration: ``source.fields`` (which record columns it fills),
     ``source.middle`` and ``source.name_style``; a ``carries_<field>`` column in ``ev`` keeps a
     field on some rows only. Random draws are made in a fixed order: names, profile display,
-    date of birth, address, phone, case numbers.
+    date of birth, address, phone, case numbers; a profile's handle comes from a stream of its own
+    (``trails/<source>/handles``). Rows of no person (null ``person_id``) keep the name the events
+    give and carry no personal field.
     """
     check_events(source, ev)
     fields = set(source.fields)
     r = rates_for(sc, source.settings(sc).error_scale)
+    if source.name_style == "profile":  # people present themselves by the names they go by
+        r = replace(r, nickname=max(r.nickname, SOCIAL_NICKNAME), alias=max(r.alias, SOCIAL_ALIAS))
     n = ev.height
-    pid = ev["person_id"].to_numpy()
+    person = ev["person_id"].is_not_null().to_numpy()
+    pid = ev["person_id"].fill_null(0).to_numpy()
     P = world.people
     given, surname, bits = errors.render_names(
         rng,
@@ -176,14 +281,19 @@ def render(
         _arr(P, "alias_given", pid),
         P["family_name_first"].to_numpy()[pid],
     )
+    bits = np.where(person, bits, 0)
     out: dict[str, pl.Series] = {
         "source": pl.Series([source.name] * n, dtype=pl.String),
         "observed_at": ev["observed_at"],
         "given": pl.Series(given.tolist(), dtype=pl.String),
         "surname": pl.Series(surname.tolist(), dtype=pl.String),
     }
+    if not person.all():
+        for c in ("given", "surname"):
+            out[c] = pl.select(pl.when(pl.Series(person)).then(out[c]).otherwise(ev[c].cast(pl.String))).to_series()
     if source.name_style == "profile":
-        out.update(profile_fields(rng, out["given"], out["surname"], _arr(P, "given", pid), _arr(P, "surname", pid)))
+        handle_rng = stream(sc.seed, "trails", source.name, "handles")
+        out.update(profile_fields(rng, handle_rng, out["given"], out["surname"], person))
     if "middle" in fields:
         mid = P["middle"].gather(pid)
         out["middle"] = mid if source.middle == "full" else mid.str.slice(0, 1)
@@ -228,6 +338,11 @@ def render(
         year = ev["observed_at"].dt.year().cast(pl.String)
         seq = pl.Series(rng.permutation(n) + 1).cast(pl.String).str.zfill(6)
         out["case_number"] = "ZZ-CR-" + year + "-" + seq
+    if not person.all():
+        for c in ("middle", "dob", "sex", "phone", "licence_number", "ssn"):
+            if c in out:
+                out[c] = pl.select(pl.when(pl.Series(person)).then(out[c])).to_series()
+        bits = np.where(person, bits, 0)
     stale = ev["stale"].to_numpy()
     bits[stale] |= BIT["stale_address"]
     if "stale_owner" in ev.columns:

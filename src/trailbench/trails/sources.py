@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from trailbench.assumptions import value
+from trailbench.assumptions import pair, value
 from trailbench.scenario import Scenario, SourceConfig
 from trailbench.trails.catalog import Period, Source
+from trailbench.trails.render import invented_words
 from trailbench.world import World
 
 RENEWAL_YEARS = int(value("renewal_years"))
@@ -251,12 +252,38 @@ PHONE_DIRECTORY = Source(
 )
 
 
+PAGE_KINDS = (
+    "CAFE",
+    "BAKERY",
+    "FITNESS",
+    "SALON",
+    "AUTO REPAIR",
+    "PIZZA",
+    "MARKET",
+    "RADIO",
+    "BOOKS",
+    "YOGA",
+    "BARBERS",
+    "DENTAL",
+    "PHOTO",
+    "MUSIC",
+    "FC",
+)
+
+
 def social_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period) -> pl.DataFrame:
-    """Profiles with a handle, a partial name and a city-level 'lives in' (often out of date)."""
+    """Profiles with a handle, a partial name and a city-level 'lives in' (often out of date).
+
+    Some people keep a second profile (``social_second_profile``); most have none (``coverage``).
+    Pages and brands are profiles of no person (``social_pages`` per person profile), named by an
+    invented word and a kind of business, 'in' a town of the region.
+    """
     age0 = (pl.lit(p.start).cast(pl.Date) - pl.col("dob")).dt.total_days() / 365.25
     adults = world.people.filter(age0 >= 14).select("person_id", age=age0)
     cov = cfg.coverage * np.where(adults["age"].to_numpy() < 50, 1.0, value("social_older_factor"))
     prof = adults.filter(pl.Series(_covered(rng, adults.height, cov)))
+    second = prof.filter(pl.Series(rng.random(prof.height) < value("social_second_profile")))
+    prof = pl.concat([prof, second]).sort("person_id", maintain_order=True)
     seen = rng.integers(0, p.days, prof.height)  # the day the profile is observed
     made = (seen * rng.random(prof.height)).astype(np.int64)  # the day it was made, earlier
     # "lives in" was set when the profile was made; only some profiles update it
@@ -268,19 +295,152 @@ def social_events(world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.
 
     ev = prof.select("person_id").with_columns(observed_at=dates(seen))
     units = unit_at(world, ev.with_columns(observed_at=dates(set_on)))
-    return ev.with_columns(units["unit_id"], stale=pl.Series(stale))
+    ev = ev.with_columns(
+        units["unit_id"],
+        stale=pl.Series(stale),
+        given=pl.lit(None, dtype=pl.String),
+        surname=pl.lit(None, dtype=pl.String),
+    )
+    n_pages = int(rng.binomial(prof.height, value("social_pages")))
+    kind = np.asarray(PAGE_KINDS, dtype=object)[rng.integers(0, len(PAGE_KINDS), n_pages)]
+    name = invented_words(rng, n_pages).str.to_uppercase() + " " + pl.Series(kind.tolist(), dtype=pl.String)
+    pages = pl.DataFrame(
+        {
+            "person_id": pl.Series([None] * n_pages, dtype=pl.Int64),
+            "observed_at": dates(rng.integers(0, p.days, n_pages)),
+            "unit_id": rng.integers(0, world.units.height, n_pages),
+            "stale": np.zeros(n_pages, dtype=bool),
+            "given": name,
+            "surname": pl.Series([None] * n_pages, dtype=pl.String),
+        }
+    )
+    return pl.concat([ev, pages.select(ev.columns).cast(ev.schema)])
+
+
+FRIEND_MIX = pair("social_friend_mix")  # true ties, friends of friends, met once, strangers, pages
+FRIEND_ROUNDS = 30  # rounds of candidate draws for each kind of made-up edge
+
+
+def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, count, values sorted by key) for keys in [0, n)."""
+    order = np.lexsort((values, keys))
+    count = np.bincount(keys, minlength=n)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return start, count, values[order]
+
+
+def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``sorted_keys`` (sorted)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
+
+
+def _first(keys: np.ndarray) -> np.ndarray:
+    """True at the first occurrence of each value of ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    out = np.zeros(len(keys), dtype=bool)
+    out[order[first]] = True
+    return out
+
+
+def _pick(
+    rng: np.random.Generator, start: np.ndarray, count: np.ndarray, flat: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """One uniform draw from the list of each ``at`` (-1 where the list is empty)."""
+    c = count[at]
+    j = start[at] + (rng.random(len(at)) * c).astype(np.int64)
+    return np.where(c > 0, flat[np.minimum(j, len(flat) - 1)] if len(flat) else -1, -1)
 
 
 def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:
-    """Friend lists: links between the profiles of people tied in the world (a share, social_link_coverage)."""
-    soc = records.filter(pl.col("source") == SOCIAL.name).select("record_id", "person_id")
-    t = world.ties.select("person_a", "person_b")
-    t = t.join(soc.rename({"person_id": "person_a", "record_id": "ra"}), on="person_a").join(
-        soc.rename({"person_id": "person_b", "record_id": "rb"}), on="person_b"
+    """Friend lists: true ties mixed with people who have none, and pages.
+
+    Edges between the profiles of people tied in the world are kept at ``social_link_coverage``;
+    the other kinds are then added in the proportions of ``social_friend_mix``: a friend of a
+    friend (two steps in the world's ties, no tie), someone met once (a profile 'in' the same
+    city, no tie), a stranger (any profile, no tie) and a page. Each edge is written once, between
+    the lower and the higher record id, so neither its orientation nor its place in the table
+    says what kind it is. Draws follow the profiles in (person, handle) order, not record order.
+    """
+    soc = records.filter(pl.col("source") == SOCIAL.name).select("record_id", "person_id", "city", "handle")
+    people = soc.filter(pl.col("person_id").is_not_null()).sort("person_id", "handle")
+    pages = soc.filter(pl.col("person_id").is_null()).sort("handle")
+    n_prof, n_pages, n_people = people.height, pages.height, world.people.height
+    rid = np.concatenate([people["record_id"].to_numpy(), pages["record_id"].to_numpy()]).astype(object)
+    per = people["person_id"].to_numpy()
+    # the world's ties, both ways, and as a set of pair keys
+    ta, tb = world.ties["person_a"].to_numpy(), world.ties["person_b"].to_numpy()
+    lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
+    tied = np.sort(lo * n_people + hi)
+    t_start, t_count, t_flat = _csr(np.r_[ta, tb], np.r_[tb, ta], n_people)
+    p_start, p_count, p_flat = _csr(per, np.arange(n_prof), n_people)  # profiles of each person
+
+    def is_tied(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        key = np.minimum(a, b) * n_people + np.maximum(a, b)
+        return _member(tied, key)
+
+    # true ties: every pair of profiles of two tied people, kept at the coverage rate
+    prof = people.with_row_index("i").select("i", "person_id")
+    t = pl.DataFrame({"person_a": lo, "person_b": hi}).unique().sort("person_a", "person_b")
+    t = t.join(prof.rename({"person_id": "person_a", "i": "ia"}), on="person_a").join(
+        prof.rename({"person_id": "person_b", "i": "ib"}), on="person_b"
     )
-    t = t.sort("ra", "rb")
+    t = t.sort("person_a", "person_b", "ia", "ib")
     t = t.filter(pl.Series(rng.random(t.height) < SOCIAL_LINK_COVERAGE))
-    return t.select(source=pl.lit(SOCIAL.name), record_id="ra", linked_record_id="rb", kind=pl.lit("friend"))
+    ia, ib = t["ia"].to_numpy().astype(np.int64), t["ib"].to_numpy().astype(np.int64)
+    n_all = n_prof + n_pages
+    have = np.sort(np.minimum(ia, ib) * n_all + np.maximum(ia, ib))
+    edges = [(ia, ib)]
+    share = FRIEND_MIX[0]
+    want = [round(len(ia) * k / share) if share > 0 else 0 for k in FRIEND_MIX[1:]]
+    city_code = people["city"].fill_null("").rank("dense").cast(pl.Int64).to_numpy() - 1
+    c_start, c_count, c_flat = _csr(city_code, np.arange(n_prof), int(city_code.max()) + 1 if n_prof else 0)
+
+    def candidates(kind: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        src = rng.integers(0, max(n_prof, 1), m)
+        if kind == 0:  # friend of a friend
+            mid = _pick(rng, t_start, t_count, t_flat, per[src])
+            far = _pick(rng, t_start, t_count, t_flat, np.maximum(mid, 0))
+            dst = _pick(rng, p_start, p_count, p_flat, np.maximum(far, 0))
+            dst = np.where((mid >= 0) & (far >= 0), dst, -1)
+        elif kind == 1:  # met once, in the city the profile names
+            dst = _pick(rng, c_start, c_count, c_flat, city_code[src])
+        elif kind == 2:  # a stranger
+            dst = rng.integers(0, max(n_prof, 1), m)
+        else:  # a page
+            return src, (n_prof + rng.integers(0, n_pages, m)) if n_pages else np.full(m, -1)
+        ok = dst >= 0
+        d = np.maximum(dst, 0)
+        ok &= per[d] != per[src]
+        ok &= ~is_tied(per[src], per[d])
+        return src, np.where(ok, dst, -1)
+
+    for kind, need in enumerate(want):
+        for _ in range(FRIEND_ROUNDS):
+            if need <= 0 or n_prof == 0:
+                break
+            a, b = candidates(kind, 2 * need + 16)
+            key = np.minimum(a, b) * n_all + np.maximum(a, b)
+            new = (b >= 0) & ~_member(have, key) & _first(key)
+            take = np.flatnonzero(new)[:need]
+            edges.append((a[take], b[take]))
+            have = np.sort(np.concatenate([have, key[take]]))
+            need -= len(take)
+    a = np.concatenate([e[0] for e in edges])
+    b = np.concatenate([e[1] for e in edges])
+    ra, rb = rid[a], rid[b]
+    out = pl.DataFrame({"x": ra.tolist(), "y": rb.tolist()}, schema={"x": pl.String, "y": pl.String})
+    return out.select(
+        source=pl.lit(SOCIAL.name),
+        record_id=pl.min_horizontal("x", "y"),
+        linked_record_id=pl.max_horizontal("x", "y"),
+        kind=pl.lit("friend"),
+    ).sort("record_id", "linked_record_id")
 
 
 SOCIAL = Source(

@@ -11,8 +11,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.world.geography import KINDS
+from trailbench.world.ids import KeyedPermutation
 
 MONTH_DAYS = 28  # events fall on days 0..27 of their month, so every date is valid
 
@@ -151,13 +153,14 @@ def build_jobs(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -> 
     return jobs, employers
 
 
-FRESH_MOD = 200 * 10**7  # area codes 000-199 (leading 0 or 1: never assigned) x 10^7 locals
-FRESH_MUL = 1_234_567_891  # odd, not a multiple of 5: a bijection on FRESH_MOD
+PHONE_SPACE = 200 * 10**7  # area codes 000-199 (leading 0 or 1: never assigned) x 10^7 locals
 
 
-def fresh_numbers(start: int, count: int) -> np.ndarray:
-    k = np.arange(start, start + count, dtype=np.int64)
-    return (k * FRESH_MUL + 987_654_321) % FRESH_MOD
+def fresh_numbers(perm: KeyedPermutation, start: int, count: int) -> np.ndarray:
+    """The issue indices ``start .. start+count-1`` as phone numbers: a keyed permutation of the
+    number space, so a number says nothing of its owner's place in person or household order and
+    numbers issued one after the other are no closer than any two (DESIGN §4)."""
+    return perm(np.arange(start, start + count, dtype=np.int64))
 
 
 def format_phone(num: pl.Expr) -> pl.Expr:
@@ -169,14 +172,18 @@ def format_phone(num: pl.Expr) -> pl.Expr:
 
 
 def build_phones(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -> pl.DataFrame:
-    """Phone spells: number, person_id, start, end, released (end + aging = first reuse day)."""
+    """Phone spells: number, person_id, start, end, released (end + aging = first reuse day).
+
+    Fresh numbers come from their own stream (``world/phones/numbers``), churn and reuse from ``rng``.
+    """
     ph = sc.phones
+    perm = KeyedPermutation(PHONE_SPACE, stream(sc.seed, "world", "phones", "numbers"))
     months = sc.world.years * 12
     starts = month_starts(sc.world.start, months)
     age0 = (np.datetime64(sc.world.start, "D") - people["dob"].to_numpy()).astype(np.int64) / 365.25
     owners = people["person_id"].to_numpy()[age0 >= 16]
     counter = len(owners)
-    current = fresh_numbers(0, len(owners))
+    current = fresh_numbers(perm, 0, len(owners))
     sp_num, sp_person, sp_start = [current.copy()], [owners.copy()], [np.full(len(owners), starts[0])]
     pool_num = np.zeros(0, dtype=np.int64)
     pool_free = np.zeros(0, dtype="datetime64[D]")
@@ -195,7 +202,7 @@ def build_phones(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -
         ready = np.flatnonzero(pool_free <= starts[m])
         want = np.flatnonzero(rng.random(len(idx)) < ph.reuse)
         take = min(len(want), len(ready))
-        new = fresh_numbers(counter, len(idx))
+        new = fresh_numbers(perm, counter, len(idx))
         if take:
             chosen = rng.choice(ready, size=take, replace=False)
             new[want[:take]] = pool_num[chosen]
