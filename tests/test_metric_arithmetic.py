@@ -175,3 +175,39 @@ def test_exposure_attributes_shared_people_in_parts() -> None:
 
     _, many = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), weights(np.random.default_rng(3), 3, 20000))
     assert many.mean() == pytest.approx(3.0, rel=0.02)
+
+
+def test_the_operating_point_by_hand() -> None:
+    """Ten cases by falling score: C C W C C W C W n n (C correct, W wrong door, n no answer).
+    A budget of 10 wrong doors per 100 cases allows one wrong door: the best threshold answers the
+    first five (4 correct), not the first two (2 correct). With a budget of 0, only the first two."""
+    from trailbench.audit.scorecard import operating_point
+    from trailbench.tasks import registry
+
+    kinds = list("CCWCCWCWnn")
+    t = pl.DataFrame(
+        {
+            "locate_score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, None, None],
+            "correct": [int(k == "C") for k in kinds],
+            "wrong_door": [int(k == "W") for k in kinds],
+            "cases": [1] * 10,
+            "group": ["white"] * 5 + ["black"] * 5,
+        },
+        schema_overrides={"locate_score": pl.Float64},
+    )
+    m = registry.metric("located_within_budget")
+    everyone = np.ones(10, dtype=bool)
+    white = t["group"].to_numpy() == "white"
+    w = weights(np.random.default_rng(0), 10, 50)
+    (overall, reps, n), (in_white, _, _) = operating_point(
+        t, w, m, 10.0, [("overall", "all", everyone), ("group", "white", white)]
+    )
+    assert overall == 0.4 and n == 10
+    assert in_white == 0.8  # the same threshold, applied to the group: 4 of its 5 cases
+    assert reps.shape == (50,) and np.all((reps >= 0) & (reps <= 1))
+    ((strict, _, _),) = operating_point(t, w, m, 0.0, [("overall", "all", everyone)])
+    assert strict == 0.2
+    # tied scores are answered or withheld together: tie the first wrong door to the top case
+    tied = t.with_columns(locate_score=pl.Series([0.9, 0.8, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, None, None]))
+    ((tied_strict, _, _),) = operating_point(tied, w, m, 0.0, [("overall", "all", everyone)])
+    assert tied_strict == 0.1

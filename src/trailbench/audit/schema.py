@@ -100,7 +100,7 @@ def scorecard_schema() -> dict[str, Any]:
             "type": "array",
             "items": _obj(
                 ["system", "task", "slice", "level", "columns", "points"],
-                {"task": {"enum": tasks}, "points": {"type": "array", "items": {"type": "array"}}},
+                {"task": {"enum": tasks}, "points": {"type": "array"}},
             ),
         },
         "wrong_door_budget": {"type": "number", "minimum": 0},

@@ -3,6 +3,8 @@ intervals and disparity ratios to a reference group; validated against the shipp
 
 from __future__ import annotations
 
+import functools
+import json
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -96,18 +98,18 @@ def operating_point(
         load = np.cumsum(W * d, axis=1)[:, ends] * 100.0 / total[:, None]
         rate = np.cumsum(W * c, axis=1)[:, ends] / total[:, None]
     feasible = load <= budget + 1e-9
-    best = np.where(feasible, rate, -1.0).argmax(axis=1) if len(ends) else np.zeros(len(W), dtype=np.int64)
-    ok = feasible.any(axis=1) if len(ends) else np.zeros(len(W), dtype=bool)
-    out = []
-    for _, _, mask in slices:
-        mk = mask[order].astype(float)
-        n = (W * mk).sum(axis=1)
-        hits = np.cumsum(W * c * mk, axis=1)[:, ends] if len(ends) else np.zeros((len(W), 1))
-        chosen = hits[np.arange(len(W)), best] if len(ends) else np.zeros(len(W))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val = np.where(n > 0, np.where(ok, chosen, 0.0) / np.where(n > 0, n, 1), np.nan)
-        out.append((float(val[0]), val[1:], float(mask.sum())))
-    return out
+    if len(ends):
+        best = np.where(feasible, rate, -1.0).argmax(axis=1)
+        cut = np.where(feasible.any(axis=1), ends[best], -1)  # last answered position; -1: answer nothing
+    else:
+        cut = np.full(len(W), -1)
+    answered_w = W * (np.arange(W.shape[1])[None, :] <= cut[:, None])  # weights of the cases answered
+    masks = np.column_stack([mask[order] for _, _, mask in slices]).astype(float)  # (n, S)
+    hits = answered_w @ (c[:, None] * masks)  # (B+1, S): one product for every slice
+    n = W @ masks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        val = np.where(n > 0, hits / np.where(n > 0, n, 1), np.nan)
+    return [(float(val[0, k]), val[1:, k], float(masks[:, k].sum())) for k in range(len(slices))]
 
 
 def system_metrics(
@@ -115,6 +117,7 @@ def system_metrics(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every declared metric of every task over its slices, and its group disparities."""
     declared = registry.metrics()
+    sliced: dict[tuple[str, ...], list[tuple[str, str, np.ndarray]]] = {}
     cols_num, cols_den, rkeys = [], [], []
     n_cases: dict[tuple[str, str], int] = {}
     budget: dict[tuple[str, str, str, str], tuple[float, np.ndarray, float]] = {}
@@ -130,9 +133,11 @@ def system_metrics(
             order += rkeys[-len(GROUPS) :]
             continue
         strata = registry.task(m.task).strata if "strata" in m.slices else ()
+        if strata not in sliced:
+            sliced[strata] = _slices(t, strata)
         slices = [
             (kind, level, mask)
-            for kind, level, mask in _slices(t, strata)
+            for kind, level, mask in sliced[strata]
             if kind == "overall" or (kind == "group" and "group" in m.slices) or (kind not in ("overall", "group"))
         ]
         for kind, level, mask in slices:
@@ -300,6 +305,15 @@ def _finite(curve: dict[str, Any]) -> dict[str, Any]:
     return curve | {"points": pts}
 
 
+@functools.lru_cache(maxsize=4)
+def _validator(schema_text: str) -> Any:
+    schema = json.loads(schema_text)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def validate_scorecard(card: dict[str, Any]) -> None:
-    """Check a scorecard against the schema generated from today's declarations."""
-    jsonschema.validate(card, scorecard_schema())
+    """Check a scorecard against the schema generated from today's declarations (the validator is
+    built once per schema: checking the schema itself costs more than checking a card)."""
+    _validator(json.dumps(scorecard_schema(), sort_keys=True)).validate(card)
