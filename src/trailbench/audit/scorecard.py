@@ -7,6 +7,7 @@ import functools
 import json
 import platform
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -90,22 +91,29 @@ def operating_point(
     na = int(answered.sum())
     s_sorted = score[order][:na]
     ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]) if na else np.zeros(0, dtype=np.int64)
-    W = np.vstack([np.ones(len(score)), w])[:, order]  # row 0: the point estimate
-    c = t[m.numerator].to_numpy().astype(float)[order]
-    d = t[m.budget_count].to_numpy().astype(float)[order]
+    W = np.vstack([np.ones(len(score)), w])  # row 0: the point estimate; cases in docket order
+    c = t[m.numerator].to_numpy().astype(float)
+    d = t[m.budget_count].to_numpy().astype(float)
     total = W.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        load = np.cumsum(W * d, axis=1)[:, ends] * 100.0 / total[:, None]
-        rate = np.cumsum(W * c, axis=1)[:, ends] / total[:, None]
-    feasible = load <= budget + 1e-9
+    # Both the load and the numerator only grow as the threshold falls, so the best threshold
+    # within the budget is the lowest one whose load fits: only the load's running sum is needed,
+    # and only over the cases that carry it.
+    cut = np.full(len(W), -1)  # the last sorted position answered in each replicate; -1: none
     if len(ends):
-        best = np.where(feasible, rate, -1.0).argmax(axis=1)
-        cut = np.where(feasible.any(axis=1), ends[best], -1)  # last answered position; -1: answer nothing
-    else:
-        cut = np.full(len(W), -1)
-    answered_w = W * (np.arange(W.shape[1])[None, :] <= cut[:, None])  # weights of the cases answered
-    masks = np.column_stack([mask[order] for _, _, mask in slices]).astype(float)  # (n, S)
-    hits = answered_w @ (c[:, None] * masks)  # (B+1, S): one product for every slice
+        carry = np.flatnonzero(d[order])  # sorted positions of the cases carrying load
+        before = np.searchsorted(carry, ends, side="right")  # loaded cases up to each threshold
+        cols = order[carry]
+        running = np.cumsum(W[:, cols] * d[cols], axis=1) if len(carry) else np.zeros((len(W), 1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            load = np.where(before > 0, running[:, np.maximum(before - 1, 0)], 0.0) * 100.0 / total[:, None]
+        fits = (load <= budget + 1e-9).sum(axis=1)
+        cut = np.where(fits > 0, ends[np.maximum(fits - 1, 0)], -1)
+    pos = np.empty(len(score), dtype=np.int64)
+    pos[order] = np.arange(len(score))
+    hit = np.flatnonzero(c)  # only cases that count towards the numerator matter below
+    masks = np.column_stack([mask for _, _, mask in slices]).astype(float)  # (n, S)
+    answered_w = W[:, hit] * (pos[hit][None, :] <= cut[:, None])
+    hits = answered_w @ (c[hit, None] * masks[hit])  # (B+1, S): one product for every slice
     n = W @ masks
     with np.errstate(invalid="ignore", divide="ignore"):
         val = np.where(n > 0, hits / np.where(n > 0, n, 1), np.nan)
@@ -255,8 +263,10 @@ def build_scorecard(
     w = weights(stream(sc.seed, "audit", "bootstrap"), any_t.height, sc.audit.bootstrap)
     metrics: list[dict[str, Any]] = []
     disparities: list[dict[str, Any]] = []
-    for name, t in cases_by_system.items():
-        m, d = system_metrics(name, t, w, sc, pop, ref)
+    # systems are independent (NumPy releases the GIL); results are merged in scenario order
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(cases_by_system)))) as pool:
+        done = list(pool.map(lambda kv: system_metrics(kv[0], kv[1], w, sc, pop, ref), cases_by_system.items()))
+    for m, d in done:
         metrics += m
         disparities += d
     docket_groups = any_t.group_by("group").len().sort("group")

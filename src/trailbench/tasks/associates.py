@@ -11,6 +11,7 @@ observed after the as-of date are counted as look-ahead.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from trailbench.tasks import truth
@@ -110,12 +111,12 @@ def score_associates(
 
 def rank_curve(drawn: pl.DataFrame, n_cases: int, max_rank: int = 20) -> list[list[float]]:
     """True and false links per case when only entities ranked 1..k are kept, k = 1..max_rank."""
-    out = []
-    for k in range(1, max_rank + 1):
-        kept = drawn.filter(pl.col("first_rank") <= k)
-        t = int(kept["tie"].sum()) if kept.height else 0
-        out.append([float(k), t / max(n_cases, 1), (kept.height - t) / max(n_cases, 1)])
-    return out
+    first = np.minimum(drawn["first_rank"].to_numpy(), max_rank + 1)
+    tie = drawn["tie"].to_numpy().astype(bool)
+    true = np.cumsum(np.bincount(first[tie], minlength=max_rank + 2)[1 : max_rank + 1])
+    false = np.cumsum(np.bincount(first[~tie], minlength=max_rank + 2)[1 : max_rank + 1])
+    n = max(n_cases, 1)
+    return [[float(k + 1), float(true[k]) / n, float(false[k]) / n] for k in range(max_rank)]
 
 
 # -- the declaration -------------------------------------------------------------------------

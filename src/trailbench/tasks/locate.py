@@ -285,7 +285,12 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     groups = ctx.docket_truth.select("case_id", "person_id").join(
         ctx.world.people.select("person_id", "group"), on="person_id"
     )
-    counts = out.counts.join(groups.select("case_id", "group"), on="case_id")
+    counts = out.counts.join(groups.select("case_id", "group"), on="case_id", how="left")
+    score = counts["locate_score"].cast(pl.Float64).to_numpy()
+    correct, wrong = counts["correct"].to_numpy(), counts["wrong_door"].to_numpy()
+    group = counts["group"].to_numpy()
+    slices = [("overall", "all", np.ones(len(group), dtype=bool))]
+    slices += [("group", g, group == g) for g in GROUPS if (group == g).any()]
     out.curves = [
         {
             "system": ctx.system,
@@ -293,28 +298,29 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
             "slice": kind,
             "level": level,
             "columns": ["score threshold", "correct rate", "wrong doors per 100 cases"],
-            "points": tradeoff_curve(part),
+            "points": tradeoff_curve(score[mask], correct[mask], wrong[mask]),
         }
-        for kind, level, part in [("overall", "all", counts)]
-        + [("group", g, counts.filter(pl.col("group") == g)) for g in GROUPS if (counts["group"] == g).any()]
+        for kind, level, mask in slices
     ]
     return out
 
 
-def tradeoff_curve(counts: pl.DataFrame, points: int = 60) -> list[list[float]]:
+def tradeoff_curve(score: np.ndarray, correct: np.ndarray, wrong: np.ndarray, points: int = 60) -> list[list[float]]:
     """Correct rate against wrong doors per 100 cases as the score threshold falls (the system
-    abstaining below it), from answering nothing to answering everything; at most ``points``."""
-    n = counts.height
-    answered = counts.filter(pl.col("locate_score").is_not_null()).sort("locate_score", descending=True)
-    s = answered["locate_score"].to_numpy()
-    if n == 0 or len(s) == 0:
-        return [[float("inf"), 0.0, 0.0]]
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
-    correct = np.cumsum(answered["correct"].to_numpy())[ends] / n
-    wrong = np.cumsum(answered["wrong_door"].to_numpy())[ends] * 100.0 / n
-    keep = np.unique(np.linspace(0, len(ends) - 1, min(points, len(ends))).round().astype(int))
+    abstaining below it), from answering nothing to answering everything; at most ``points``.
+    ``score`` is NaN for cases not answered."""
+    n = len(score)
+    answered = ~np.isnan(score)
+    order = np.argsort(-np.where(answered, score, -np.inf), kind="stable")[: int(answered.sum())]
+    s = score[order]
     curve = [[float("inf"), 0.0, 0.0]]
-    curve += [[round(float(s[ends[i]]), 6), round(float(correct[i]), 6), round(float(wrong[i]), 6)] for i in keep]
+    if n == 0 or len(s) == 0:
+        return curve
+    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    hit = np.cumsum(correct[order])[ends] / n
+    miss = np.cumsum(wrong[order])[ends] * 100.0 / n
+    keep = np.unique(np.linspace(0, len(ends) - 1, min(points, len(ends))).round().astype(int))
+    curve += [[round(float(s[ends[i]]), 6), round(float(hit[i]), 6), round(float(miss[i]), 6)] for i in keep]
     return curve
 
 
