@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,7 +193,8 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
     for name in card["scenario"]["systems"]["run"]:
         table.add_row(name, *(_value(card, rows.get((name, m.name, "overall", "all")), m.name) for m in headline))
     console.print(table)
-    first = headline[0].name if headline else None
+    # the gap line: the first summary metric of harm (lower is better), its ratio farthest from 1
+    first = next((m.name for m in headline if not m.higher_is_better and m.disparity), None)
     for name in card["scenario"]["systems"]["run"]:
         top = [
             d
@@ -200,7 +202,7 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
             if d["system"] == name and d["metric"] == first and d["ratio"] and d["level"] != d["reference"]
         ]
         if top:
-            d = max(top, key=lambda d: (d["ratio"], d["level"]))
+            d = max(top, key=lambda d: (abs(math.log(d["ratio"])), d["level"]))
             _say(
                 f"{name}: largest gap in {first.replace('_', ' ') if first else ''}: {d['level']}/{d['reference']} "
                 f"{d['ratio']:.2f}× ({fmt('ratio', d['lo']).rstrip('×')}–{fmt('ratio', d['hi'])})",

@@ -120,7 +120,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 "columns": cols,
                 "chart": charts.lines(
                     [(c["system"], [(p[2], p[1]) for p in c["points"]]) for c in own],
-                    f"{task_name}: {cols[1]} against {cols[2]}, as the {cols[0]} moves",
+                    f"{task_name}: {cols[1]} against {cols[2]}",
                     cols[2],
                     cols[1],
                     lambda x: f"{x:g}",
