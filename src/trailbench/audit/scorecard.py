@@ -7,7 +7,6 @@ import functools
 import json
 import platform
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,12 @@ def _slices(t: pl.DataFrame, strata: tuple[str, ...]) -> list[tuple[str, str, np
 
 
 def operating_point(
-    t: pl.DataFrame, w: np.ndarray, m: Any, budget: float, slices: list[tuple[str, str, np.ndarray]]
+    t: pl.DataFrame,
+    w: np.ndarray,
+    m: Any,
+    budget: float,
+    slices: list[tuple[str, str, np.ndarray]],
+    shared: dict[Any, np.ndarray] | None = None,
 ) -> list[tuple[float, np.ndarray, float]]:
     """A budget metric per slice: the numerator's rate at the score threshold that keeps
     ``m.budget_count`` per 100 cases within ``budget`` over all cases (the system abstaining below
@@ -91,7 +95,12 @@ def operating_point(
     na = int(answered.sum())
     s_sorted = score[order][:na]
     ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]) if na else np.zeros(0, dtype=np.int64)
-    W = np.vstack([np.ones(len(score)), w])  # row 0: the point estimate; cases in docket order
+    # row 0: the point estimate; cases in docket order. Every system has the same cases and
+    # weights, so the stacked weights and the slice sizes are built once (``shared``)
+    shared = {} if shared is None else shared
+    if "W" not in shared:
+        shared["W"] = np.vstack([np.ones(len(score)), w])
+    W = shared["W"]
     c = t[m.numerator].to_numpy().astype(float)
     d = t[m.budget_count].to_numpy().astype(float)
     total = W.sum(axis=1)
@@ -114,14 +123,23 @@ def operating_point(
     masks = np.column_stack([mask for _, _, mask in slices]).astype(float)  # (n, S)
     answered_w = W[:, hit] * (pos[hit][None, :] <= cut[:, None])
     hits = answered_w @ (c[hit, None] * masks[hit])  # (B+1, S): one product for every slice
-    n = W @ masks
+    key = ("n", tuple((k, lv) for k, lv, _ in slices))
+    if key not in shared:
+        shared[key] = W @ masks
+    n = shared[key]
     with np.errstate(invalid="ignore", divide="ignore"):
         val = np.where(n > 0, hits / np.where(n > 0, n, 1), np.nan)
     return [(float(val[0, k]), val[1:, k], float(masks[:, k].sum())) for k in range(len(slices))]
 
 
 def system_metrics(
-    name: str, t: pl.DataFrame, w: np.ndarray, sc: Scenario, pop: dict[str, int], ref: str
+    name: str,
+    t: pl.DataFrame,
+    w: np.ndarray,
+    sc: Scenario,
+    pop: dict[str, int],
+    ref: str,
+    shared: dict[Any, np.ndarray] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every declared metric of every task over its slices, and its group disparities."""
     declared = registry.metrics()
@@ -152,7 +170,7 @@ def system_metrics(
             n_cases[(kind, level)] = int(mask.sum())
         if m.kind == "budget":
             for (kind, level, _), res in zip(
-                slices, operating_point(t, w, m, sc.audit.wrong_door_budget, slices), strict=True
+                slices, operating_point(t, w, m, sc.audit.wrong_door_budget, slices, shared), strict=True
             ):
                 budget[(m.name, m.task, kind, level)] = res
                 order.append((m.name, m.task, kind, level))
@@ -263,10 +281,9 @@ def build_scorecard(
     w = weights(stream(sc.seed, "audit", "bootstrap"), any_t.height, sc.audit.bootstrap)
     metrics: list[dict[str, Any]] = []
     disparities: list[dict[str, Any]] = []
-    # systems are independent (NumPy releases the GIL); results are merged in scenario order
-    with ThreadPoolExecutor(max_workers=min(4, max(1, len(cases_by_system)))) as pool:
-        done = list(pool.map(lambda kv: system_metrics(kv[0], kv[1], w, sc, pop, ref), cases_by_system.items()))
-    for m, d in done:
+    shared: dict[Any, np.ndarray] = {}  # what every system's metrics share (same cases, same weights)
+    for name, t in cases_by_system.items():
+        m, d = system_metrics(name, t, w, sc, pop, ref, shared)
         metrics += m
         disparities += d
     docket_groups = any_t.group_by("group").len().sort("group")
