@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,20 +60,32 @@ def _holder(fd: int) -> str:
     return f"pid {int(text)}" if text.isdigit() else "pid unknown"
 
 
+LOCK_GRACE_S = 2.0
+
+
 @contextmanager
 def lock_run_dir(run: Path) -> Iterator[None]:
-    """Hold ``run``'s lock for the duration of the block, or raise :class:`RunDirBusy` at once."""
+    """Hold ``run``'s lock for the duration of the block, or raise :class:`RunDirBusy` (after a
+    grace of ``LOCK_GRACE_S`` seconds)."""
     try:
         run.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         fd = os.open(run / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
     except OSError as err:
         raise RunDirError(f"run directory {run}: cannot create its lock file: {err.strerror or err}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunDirError(f"run directory {run}: cannot lock {LOCK_NAME}: {err.strerror or err}") from None
+        # a run killed a moment ago may still hold the lock through a child between fork and exec
+        # (the descriptor closes at exec): wait briefly before calling the directory busy
+        deadline = time.monotonic() + LOCK_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise RunDirError(f"run directory {run}: cannot lock {LOCK_NAME}: {err.strerror or err}") from None
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
             raise RunDirBusy(
                 f"run directory {run} is in use by another trailbench run ({_holder(fd)}); "
                 "wait for it to finish or choose another --out"

@@ -109,6 +109,8 @@ def _preexec(limit: TreeLimit, memory_bytes: int, output_bytes: int) -> Any:
     """Runs in the child before exec: join the tree's limit, cap memory, file size and core
     dumps per process, and die with the harness (so a killed run leaves nothing running)."""
 
+    parent = os.getpid()
+
     def apply() -> None:
         limit.join()
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -117,6 +119,8 @@ def _preexec(limit: TreeLimit, memory_bytes: int, output_bytes: int) -> Any:
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the harness died before the signal was armed
+                os._exit(1)
 
     return apply
 
