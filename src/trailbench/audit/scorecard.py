@@ -121,8 +121,11 @@ def operating_point(
     pos[order] = np.arange(len(score))
     hit = np.flatnonzero(c)  # only cases that count towards the numerator matter below
     masks = np.column_stack([mask for _, _, mask in slices]).astype(float)  # (n, S)
-    answered_w = W[:, hit] * (pos[hit][None, :] <= cut[:, None])
-    hits = answered_w @ (c[hit, None] * masks[hit])  # (B+1, S): one product for every slice
+    if "W32" not in shared:
+        shared["W32"] = W.astype(np.float32)
+    # resample counts and the sums below are small integers, exact in float32: half the traffic
+    answered_w = shared["W32"][:, hit] * (pos[hit][None, :] <= cut[:, None])
+    hits = (answered_w @ (c[hit, None] * masks[hit]).astype(np.float32)).astype(np.float64)  # (B+1, S)
     key = ("n", tuple((k, lv) for k, lv, _ in slices))
     if key not in shared:
         shared[key] = W @ masks
