@@ -238,11 +238,6 @@ def key_expr(col: pl.Expr) -> pl.Expr:
     return _map_distinct(col, "key")
 
 
-def text_building_expr(col: pl.Expr) -> pl.Expr:
-    """Building key of each text (``12 ASHWICK ST, QUELMOOR``), null when unreadable."""
-    return _map_distinct(col, "building")
-
-
 # -- keys from the register's parts -----------------------------------------------------------
 
 
@@ -362,7 +357,3 @@ def normalise_expr(col: pl.Expr) -> pl.Expr:
     for u in UNITS:
         e = e.str.replace_all(f" {u} ", " APT ", literal=True)
     return e.str.replace_all(" APT APT ", " APT ", literal=True).str.strip_chars()
-
-
-def normalise(text: str) -> str:
-    return str(pl.select(normalise_expr(pl.lit(text))).item())

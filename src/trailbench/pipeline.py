@@ -52,11 +52,6 @@ def default_run_dir(sc: Scenario, root: Path = Path("runs")) -> Path:
     return root / f"{sc.name}-{sc.hash8}"
 
 
-def stage_done(run: Path, sc: Scenario, stage: str) -> bool:
-    """The stage's outputs in ``run`` are for this configuration and verify against its marker."""
-    return check_stage(run, stage, stage_hash(sc, stage)).ok
-
-
 def _reuse(run: Path, stage: str, config_hash: str, label: str, building: str, note: Progress, **kw: Any) -> bool:
     """Check ``stage``; note whether it is reused or why it is built again (one note either way)."""
     chk = check_stage(run, stage, config_hash, **kw)

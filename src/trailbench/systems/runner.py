@@ -39,7 +39,7 @@ from trailbench.systems import sandbox
 from trailbench.systems.collect import OutputRefused, Tail, clean_text, read_answer, tree_bytes
 from trailbench.systems.limits import POLL_S, TreeLimit, clean_orphans
 from trailbench.systems.protocol import AnswerError, task_names, validate
-from trailbench.systems.registry import Resolved, resolve, shadowed_plugins
+from trailbench.systems.registry import Resolved, resolve
 
 PUBLIC = ("trails", "docket")
 SANDBOX_PREFIX = "trailbench-"
@@ -314,8 +314,3 @@ def _collect(answers: Path, run: Path, out: Path, sc: Scenario) -> dict[str, dic
         write_parquet(valid, out / f"{task}.parquet")
         tasks[task] = {"state": "ok", "reason": "", "rows": valid.height}
     return tasks
-
-
-def provenance_warnings() -> list[dict[str, str]]:
-    """Plug-ins ignored because they tried to take a reference system's (or a taken) name."""
-    return shadowed_plugins()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from trailbench.address import building_key, resolve
+from trailbench.address import building_key, key_expr, resolve
 from trailbench.audit import explain
 from trailbench.scenario import GROUPS
 from trailbench.tasks import truth
@@ -45,8 +45,6 @@ def _units(world: World) -> pl.DataFrame:
 def _digit_cause(df: pl.DataFrame, world: World, cases: pl.DataFrame) -> pl.DataFrame:
     """case_id of answers one digit away from a true or past address of the subject (compared as
     register text for resolved doors, as resolution keys for texts that resolve to nothing)."""
-    from trailbench.address import key_expr
-
     homes = (
         truth.person_spells(world)
         .join(cases.select("case_id", "person_id", "as_of"), on="person_id")

@@ -12,6 +12,7 @@ from dataclasses import replace
 from trailbench.tasks.declare import Metric, Task
 
 _TASKS: dict[str, Task] = {}
+_METRICS: dict[str, Metric] = {}  # derived from _TASKS; cleared whenever it changes
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -51,11 +52,13 @@ def register(task: Task) -> Task:
         raise ValueError(f"task {task.name!r} is registered already")
     _check(task)
     _TASKS[task.name] = task
+    _METRICS.clear()
     return task
 
 
 def unregister(name: str) -> None:
     _TASKS.pop(name, None)
+    _METRICS.clear()
 
 
 def add_metrics(task_name: str, *extra: Metric) -> Task:
@@ -63,12 +66,14 @@ def add_metrics(task_name: str, *extra: Metric) -> Task:
     new = replace(task(task_name), metrics=(*task(task_name).metrics, *extra))
     _check(new)
     _TASKS[task_name] = new  # the same key keeps the task's place
+    _METRICS.clear()
     return new
 
 
 def remove_metrics(task_name: str, *names: str) -> None:
     old = task(task_name)
     _TASKS[task_name] = replace(old, metrics=tuple(m for m in old.metrics if m.name not in names))
+    _METRICS.clear()
 
 
 def tasks() -> list[Task]:
@@ -83,9 +88,14 @@ def task(name: str) -> Task:
 
 
 def metrics() -> dict[str, Metric]:
-    """Every metric, in scorecard order: case metrics task by task, then harm to bystanders."""
-    ms = [m for t in _TASKS.values() for m in t.metrics]
-    return {m.name: m for m in [*(m for m in ms if not m.by_bystander), *(m for m in ms if m.by_bystander)]}
+    """Every metric, in scorecard order: case metrics task by task, then harm to bystanders.
+    (Kept until the registry changes: every number the report formats looks its metric up.)"""
+    if not _METRICS:
+        ms = [m for t in _TASKS.values() for m in t.metrics]
+        _METRICS.update(
+            {m.name: m for m in [*(m for m in ms if not m.by_bystander), *(m for m in ms if m.by_bystander)]}
+        )
+    return dict(_METRICS)
 
 
 def metric(name: str) -> Metric:

@@ -138,14 +138,6 @@ def registered(source: Source) -> Iterator[Source]:
         unregister(source.name)
 
 
-def event_sources() -> tuple[Source, ...]:
-    return tuple(s for s in SOURCES.values() if s.kind == "events")
-
-
-def derived_sources() -> tuple[Source, ...]:
-    return tuple(s for s in SOURCES.values() if s.kind == "derived")
-
-
 def clue_sources() -> tuple[str, ...]:
     """Sources whose records may give a docket case its clues (they carry a date of birth)."""
     return tuple(s.name for s in SOURCES.values() if s.docket_clue)
