@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import polars as pl
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import DamerauLevenshtein
 
+from trailbench.io import table_json
 from trailbench.scenario import Scenario
 from trailbench.trails.broker import connected_components
 from trailbench.trails.errors import render_dob, typo
@@ -70,3 +72,26 @@ def test_components_join_exactly_the_nodes_sharing_a_key(keys: list[tuple[int, i
     for i in range(len(keys)):
         for j in range(len(keys)):
             assert (labels[i] == labels[j]) == (find(i) == find(j))
+
+
+JSON_LEAF = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False) | st.text(max_size=8)
+JSON_VALUE = st.recursive(
+    JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100)
+@given(st.dictionaries(st.text(max_size=6), JSON_VALUE | st.lists(JSON_VALUE, max_size=5), max_size=6))
+def test_table_json_reads_back_as_written_one_row_per_line(data: dict) -> None:
+    text = table_json(data)
+    assert json.loads(text) == data
+    assert table_json(json.loads(text)) == text  # a fixed point: the same card gives the same bytes
+    lines = text.splitlines()
+    for v in data.values():
+        if isinstance(v, list) and v:  # each row of a table on a line of its own
+            for row in v:
+                assert json.dumps(row, sort_keys=True, separators=(",", ":")) in lines or any(
+                    line == json.dumps(row, sort_keys=True, separators=(",", ":")) + "," for line in lines
+                )

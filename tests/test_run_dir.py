@@ -133,8 +133,8 @@ def test_valid_but_altered_truth_is_detected(run: Path, base: Path) -> None:
 def test_a_forged_scorecard_is_detected_and_the_audit_redone(run: Path, base: Path) -> None:
     path = run / "scorecard.json"
     text = path.read_text()
-    assert '"value": 0.' in text
-    path.write_text(text.replace('"value": 0.', '"value": 1.', 1))  # same size: only the checksum can tell
+    assert '"value":0.' in text
+    path.write_text(text.replace('"value":0.', '"value":1.', 1))  # same size: only the checksum can tell
     assert path.stat().st_size == (base / "scorecard.json").stat().st_size
     _, notes = rerun(run)
     assert "audit: cached outputs failed verification (scorecard.json); rebuilding" in notes

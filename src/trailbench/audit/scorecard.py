@@ -95,40 +95,44 @@ def operating_point(
     na = int(answered.sum())
     s_sorted = score[order][:na]
     ends = np.flatnonzero(np.r_[s_sorted[1:] != s_sorted[:-1], True]) if na else np.zeros(0, dtype=np.int64)
-    # row 0: the point estimate; cases in docket order. Every system has the same cases and
-    # weights, so the stacked weights and the slice sizes are built once (``shared``)
-    shared = {} if shared is None else shared
-    if "W" not in shared:
-        shared["W"] = np.vstack([np.ones(len(score)), w])
-    W = shared["W"]
     c = t[m.numerator].to_numpy().astype(float)
     d = t[m.budget_count].to_numpy().astype(float)
-    total = W.sum(axis=1)
+
+    # Column 0 is the point estimate (every case once), columns 1.. the bootstrap replicates. Every
+    # system has the same cases and weights, so they are stacked and transposed once (``shared``):
+    # a case's weights are then one contiguous row, and only the rows of the cases that carry load
+    # or count are ever gathered. Resample counts are small integers, exact in float32.
+    shared = {} if shared is None else shared
+    if "WT" not in shared:
+        wt = np.empty((len(score), len(w) + 1), dtype=np.float32)
+        wt[:, 0] = 1.0
+        wt[:, 1:] = w.T
+        shared["WT"] = wt
+        shared["total"] = wt.sum(axis=0, dtype=np.float64)
+    WT, total = shared["WT"], shared["total"]
     # Both the load and the numerator only grow as the threshold falls, so the best threshold
-    # within the budget is the lowest one whose load fits: only the load's running sum is needed,
-    # and only over the cases that carry it.
-    cut = np.full(len(W), -1)  # the last sorted position answered in each replicate; -1: none
+    # within the budget is the lowest one whose load fits. The load's running sum over the cases
+    # that carry it is non-decreasing, so in each replicate the carrying cases that fit form a
+    # prefix (``inside``); a threshold fits when no more of them than that sit above it.
+    cut = np.full(len(total), -1)  # the last sorted position answered in each replicate; -1: none
     if len(ends):
         carry = np.flatnonzero(d[order])  # sorted positions of the cases carrying load
         before = np.searchsorted(carry, ends, side="right")  # loaded cases up to each threshold
         cols = order[carry]
-        running = np.cumsum(W[:, cols] * d[cols], axis=1) if len(carry) else np.zeros((len(W), 1))
+        running = np.cumsum(WT[cols].astype(np.float64) * d[cols, None], axis=0)  # (carrying cases, B+1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            load = np.where(before > 0, running[:, np.maximum(before - 1, 0)], 0.0) * 100.0 / total[:, None]
-        fits = (load <= budget + 1e-9).sum(axis=1)
+            inside = (running * 100.0 / total[None, :] <= budget + 1e-9).sum(axis=0)
+        fits = np.searchsorted(before, inside, side="right")
         cut = np.where(fits > 0, ends[np.maximum(fits - 1, 0)], -1)
     pos = np.empty(len(score), dtype=np.int64)
     pos[order] = np.arange(len(score))
     hit = np.flatnonzero(c)  # only cases that count towards the numerator matter below
     masks = np.column_stack([mask for _, _, mask in slices]).astype(float)  # (n, S)
-    if "W32" not in shared:
-        shared["W32"] = W.astype(np.float32)
-    # resample counts and the sums below are small integers, exact in float32: half the traffic
-    answered_w = shared["W32"][:, hit] * (pos[hit][None, :] <= cut[:, None])
-    hits = (answered_w @ (c[hit, None] * masks[hit]).astype(np.float32)).astype(np.float64)  # (B+1, S)
+    kept = np.where(pos[hit][:, None] <= cut[None, :], WT[hit], np.float32(0))  # (hit cases, B+1)
+    hits = ((c[hit, None] * masks[hit]).astype(np.float32).T @ kept).T.astype(np.float64)  # (B+1, S)
     key = ("n", tuple((k, lv) for k, lv, _ in slices))
     if key not in shared:
-        shared[key] = W @ masks
+        shared[key] = (masks.T.astype(np.float32) @ WT).T.astype(np.float64)
     n = shared[key]
     with np.errstate(invalid="ignore", divide="ignore"):
         val = np.where(n > 0, hits / np.where(n > 0, n, 1), np.nan)

@@ -11,7 +11,7 @@ import polars as pl
 
 from trailbench.audit.cases import case_table, subject_attributes
 from trailbench.audit.scorecard import build_scorecard
-from trailbench.io import write_json, write_parquet
+from trailbench.io import write_parquet, write_table_json
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.tasks import registry
@@ -97,5 +97,5 @@ def audit(
     cases = pl.concat([t.with_columns(system=pl.lit(s)) for s, t in cases_by_system.items()])
     write_parquet(cases, run / "outcomes" / "cases.parquet")
     card = build_scorecard(sc, cases_by_system, statuses, world.people, exposure, error_types, explained, curves)
-    write_json(card, run / "scorecard.json")
+    write_table_json(card, run / "scorecard.json")
     return card
