@@ -10,6 +10,7 @@ Usage: python benchmarks/audit_scoring.py [PRESET] [REPEATS]   (default: county-
 from __future__ import annotations
 
 import gc
+import json
 import statistics
 import sys
 import tempfile
@@ -19,12 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-import polars as pl
-
-from trailbench.audit.stage import audit
-from trailbench.pipeline import load_trails, load_world, run_all
+from trailbench.audit.stage import WorldRun, audit
+from trailbench.pipeline import load_replicate, run_all
 from trailbench.scenario import load_scenario
 from trailbench.tasks import associates, locate, registry
+from trailbench.worlds import world_dir, world_scenario
 
 
 @contextmanager
@@ -47,10 +47,13 @@ def main() -> int:
     sc = load_scenario(preset)
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
-        card = run_all(sc, run)
-        world, trails = load_world(run), load_trails(run)
-        docket_truth = pl.read_parquet(run / "truth" / "cases.parquet")
-        statuses = card["systems"]
+        run_all(sc, run)
+        worlds = []
+        for k in range(sc.audit.worlds):  # every world loaded up front: only the audit is timed
+            where = world_dir(run, sc, k)
+            loaded = load_replicate(where)
+            statuses = {s: json.loads((where / "answers" / s / "status.json").read_text()) for s in sc.systems.run}
+            worlds.append(WorldRun(k, where, world_scenario(sc, k), statuses, lambda loaded=loaded: loaded))
         times: dict[str, list[float]] = {"with curves": [], "without": []}
         for i in range(repeats + 1):  # the first round warms caches and is not counted
             for label in ("with curves", "without") if i % 2 else ("without", "with curves"):
@@ -58,7 +61,7 @@ def main() -> int:
                 with ctx:
                     gc.collect()  # neither configuration pays for the other's garbage
                     t0 = time.perf_counter()
-                    audit(run, sc, world, trails, docket_truth, statuses)
+                    audit(run, sc, worlds)
                     took = time.perf_counter() - t0
                 if i:
                     times[label].append(took)

@@ -18,8 +18,11 @@ SANDBOX = bubblewrap().usable
 
 
 def small_scenario(**over: object) -> Scenario:
+    """A 2,000-person scenario with one world (tests that pool replicate worlds say so)."""
     data: dict[str, object] = {"name": "tiny", "world": {"people": 2000, "towns": 3}}
     data.update(over)
+    audit = data.get("audit")
+    data["audit"] = {"worlds": 1, **(audit if isinstance(audit, dict) else {})}
     return parse_scenario(data)
 
 
@@ -47,7 +50,7 @@ def tiny_run(tiny: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def big() -> Scenario:
-    return parse_scenario({"name": "realism", "world": {"people": 100_000, "towns": 12}})
+    return parse_scenario({"name": "realism", "world": {"people": 100_000, "towns": 12}, "audit": {"worlds": 1}})
 
 
 @pytest.fixture(scope="session")

@@ -164,17 +164,23 @@ def test_bootstrap_interval_covers_a_known_proportion() -> None:
 def test_exposure_attributes_shared_people_in_parts() -> None:
     from trailbench.audit.scorecard import exposure_replicates
 
-    drawn = pl.DataFrame({"case_id": ["A", "A", "B", "C"], "person_id": [100, 101, 101, 102]})
+    drawn = pl.DataFrame({"world": [0, 0, 0, 0], "case_id": ["A", "A", "B", "C"], "person_id": [100, 101, 101, 102]})
+    cases = pl.DataFrame({"world": [0, 0, 0], "case_id": ["A", "B", "C"]})
     w = np.array([[3.0, 0, 0], [0, 0, 3], [1, 1, 1], [0, 3, 0]])
-    n, reps = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), w)
+    n, reps = exposure_replicates(drawn, cases, w)
     assert n == 3
     # person 101 is shared by A and B: half to each. Case parts: A 1.5, B 0.5, C 1.0 (sum 3)
     assert reps.tolist() == [4.5, 3.0, 3.0, 1.5]
     # unbiased: the mean over many resamples is the distinct count
     from trailbench.audit.bootstrap import weights
 
-    _, many = exposure_replicates(drawn, pl.Series(["A", "B", "C"]), weights(np.random.default_rng(3), 3, 20000))
+    _, many = exposure_replicates(drawn, cases, weights(np.random.default_rng(3), 3, 20000))
     assert many.mean() == pytest.approx(3.0, rel=0.02)
+    # the same person id in another world is another person; the same case id, another case
+    other = drawn.with_columns(world=pl.lit(1, dtype=pl.Int64))
+    both = pl.concat([cases, cases.with_columns(world=pl.lit(1, dtype=pl.Int64))])
+    n2, reps2 = exposure_replicates(pl.concat([drawn, other]), both, np.hstack([w, w]))
+    assert n2 == 6 and reps2.tolist() == [9.0, 6.0, 6.0, 3.0]
 
 
 def test_the_operating_point_by_hand() -> None:

@@ -32,6 +32,7 @@ towns = 3
 cases = 150
 [audit]
 bootstrap = 200
+worlds = 2
 """
 
 
@@ -59,18 +60,18 @@ def test_scorecard_is_byte_identical_across_runs(first: Path, scenario_file: Pat
     assert _sha(first / "scorecard.json") == _sha(second / "scorecard.json")
     for p in sorted((first / "outcomes").glob("*.parquet")):
         assert _sha(p) == _sha(second / "outcomes" / p.name), p.name
-    for system in ("exact", "splink", "broker"):
-        for task in ("locate", "associates"):
-            assert _sha(first / "answers" / system / f"{task}.parquet") == _sha(
-                second / "answers" / system / f"{task}.parquet"
-            )
+    for k in ("0", "1"):
+        for system in ("exact", "splink", "broker"):
+            for task in ("locate", "associates"):
+                rel = Path("worlds") / k / "answers" / system / f"{task}.parquet"
+                assert _sha(first / rel) == _sha(second / rel)
 
 
 def _run_until_splink_starts(scenario_file: Path, run: Path) -> subprocess.Popen[bytes]:
     """Start ``trailbench run`` in its own process group; return once ``exact`` has finished."""
     cmd = [sys.executable, "-m", "trailbench.cli", "run", str(scenario_file), "--out", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = run / ".stages" / "system-exact.json"
+    marker = run / "worlds" / "0" / ".stages" / "system-exact.json"
     deadline = time.time() + 120
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -86,7 +87,7 @@ def test_interrupted_run_resumes_to_the_same_scorecard(first: Path, scenario_fil
     assert not (run / "scorecard.json").exists()
     notes: list[str] = []
     trailbench.run(scenario_file, out=run, progress=notes.append)
-    assert "world: cached" in notes and "system exact: cached" in notes
+    assert "world 0: world: cached" in notes and "world 0: system exact: cached" in notes
     assert _sha(run / "scorecard.json") == _sha(first / "scorecard.json")
 
 
@@ -96,13 +97,40 @@ def test_scorecard_validates_and_carries_provenance(first: Path) -> None:
     assert card["seed"] == 11 and card["scenario"]["world"]["people"] == 2000
     assert {"polars", "splink", "duckdb", "numpy"} <= set(card["versions"])
     assert card["git_revision"]
-    assert card["docket"]["cases"] == 150
+    assert card["docket"]["cases"] == 2 * 150  # two worlds, pooled
+    assert card["worlds"] == 2 and card["world_seeds"][0] == 11 and card["world_seeds"][1] != 11
     groups = {m["level"] for m in card["metrics"] if m["slice"] == "group"}
     assert {"hispanic", "white", "black"} <= groups
     strata = {m["slice"] for m in card["metrics"]}
     assert {"tenure", "household_form", "moved_last_year", "informal_work", "bystander_group"} <= strata
     assert any(d["metric"] == "wrong_door_rate" for d in card["disparities"])
     assert card["explained_cases"] and all(c["chain"] for c in card["explained_cases"])
+
+
+def test_pooled_figures_lie_between_the_worlds(first: Path) -> None:
+    """Each world's own figures are in the outcomes; a pooled ratio of sums lies between the
+    worlds' ratios (its numerator and denominator are the worlds' sums), and the per-world values
+    the report shows as the spread are those figures."""
+    card = json.loads((first / "scorecard.json").read_text())
+    per = pl.read_parquet(first / "outcomes" / "world_metrics.parquet")
+    assert sorted(set(per["world"].to_list())) == [0, 1]
+    ratio_metrics = {m.name for m in trailbench.tasks.registry.metrics().values() if m.kind == "ratio"}
+    checked = 0
+    for row in card["metrics"]:
+        if row["slice"] != "overall" or row["metric"] not in ratio_metrics or row["value"] is None:
+            continue
+        own = per.filter(
+            (pl.col("system") == row["system"]) & (pl.col("metric") == row["metric"]) & (pl.col("slice") == "overall")
+        )["value"].drop_nulls()
+        if own.len() == 2:
+            assert own.min() - 1e-6 <= row["value"] <= own.max() + 1e-6, row
+            checked += 1
+    assert checked > 30
+    spread = {(r["system"], r["metric"], r["level"]): r["values"] for r in card["world_spread"]}
+    wd = per.filter(
+        (pl.col("system") == "splink") & (pl.col("metric") == "wrong_door_rate") & (pl.col("slice") == "overall")
+    )
+    assert spread[("splink", "wrong_door_rate", "all")] == pytest.approx(wd.sort("world")["value"].to_list(), abs=1e-6)
 
 
 def test_intervals_hold_their_estimates(first: Path) -> None:
@@ -132,7 +160,8 @@ def test_api_returns_dataframes(first: Path, scenario_file: Path) -> None:
     assert set(wd["system"]) == {"exact", "splink", "broker"}
     assert isinstance(res.metrics.to_pandas(), pd.DataFrame)
     loc = res.outcomes("locate")
-    assert loc.height == 3 * 150
+    assert loc.height == 3 * 2 * 150
+    assert loc.group_by("world").len().sort("world")["len"].to_list() == [3 * 150, 3 * 150]
     assert set(loc["outcome"]) <= set(OUTCOMES)
     assert res.outcomes("locate_chains").height > 0
 

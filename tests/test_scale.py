@@ -38,5 +38,5 @@ def test_county_100k_audit(tmp_path: Path) -> None:
     card = run_all(load_scenario("county-100k"), tmp_path / "run")
     validate_scorecard(card)
     assert all(s["state"] == "ok" for s in card["systems"].values())
-    assert card["docket"]["cases"] == 1000
+    assert card["docket"]["cases"] == 1000 * card["worlds"] and card["worlds"] == 5
     assert (tmp_path / "run" / "report.html").stat().st_size < 5 * 1024 * 1024

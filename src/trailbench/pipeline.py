@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from trailbench.audit.scorecard import TIMINGS
-from trailbench.audit.stage import audit
+from trailbench.audit.stage import WorldRun, audit
 from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
@@ -38,6 +38,7 @@ from trailbench.systems.registry import Resolved
 from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
 from trailbench.world import TABLES, World, build_world
+from trailbench.worlds import world_dir, world_scenario
 
 Progress = Callable[[str], None]
 
@@ -167,37 +168,35 @@ def systems_stage(
     return statuses
 
 
-def _audit_inputs(run: Path, sc: Scenario, statuses: dict[str, dict[str, Any]]) -> str:
-    """What the audit read besides the deterministic stages: each system's answers (their
-    checksums) and status (less its timings). A system run again with other answers means the
-    audit is done again."""
+def _audit_inputs(worlds: list[WorldRun], sc: Scenario) -> str:
+    """What the audit read besides the deterministic stages: each system's answers in each world
+    (their checksums) and status (less its timings). A system run again with other answers means
+    the audit is done again."""
     answers = {
-        name: {
-            rel: rec.get("sha256") if isinstance(rec, dict) else None
-            for rel, rec in recorded_files(run, f"system-{name}").items()
-            if rel.endswith(".parquet")
+        str(wr.index): {
+            name: {
+                rel: rec.get("sha256") if isinstance(rec, dict) else None
+                for rel, rec in recorded_files(wr.dir, f"system-{name}").items()
+                if rel.endswith(".parquet")
+            }
+            for name in sc.systems.run
         }
-        for name in sc.systems.run
+        for wr in worlds
     }
-    untimed = {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()}
+    untimed = {
+        str(wr.index): {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in wr.statuses.items()}
+        for wr in worlds
+    }
     return digest({"answers": answers, "statuses": untimed})
 
 
-def audit_stage(
-    run: Path,
-    sc: Scenario,
-    world: World,
-    trails: Trails,
-    docket: Docket,
-    statuses: dict[str, dict[str, Any]],
-    note: Progress = lambda s: None,
-) -> dict[str, Any]:
-    inputs = _audit_inputs(run, sc, statuses)
+def audit_stage(run: Path, sc: Scenario, worlds: list[WorldRun], note: Progress = lambda s: None) -> dict[str, Any]:
+    inputs = _audit_inputs(worlds, sc)
     if _reuse(run, "audit", stage_hash(sc, "audit"), "audit", "scoring answers", note, inputs=inputs):
         return dict(json.loads((run / "scorecard.json").read_text()))
     for old in sorted((run / "outcomes").glob("*.parquet")):  # none of a previous audit's tables may linger
         old.unlink()
-    card = audit(run, sc, world, trails, docket.truth, statuses)
+    card = audit(run, sc, worlds)
     outputs = [run / "scorecard.json", run / "scenario.toml", *sorted((run / "outcomes").glob("*.parquet"))]
     mark_stage(run, "audit", stage_hash(sc, "audit"), outputs, inputs=inputs)
     return card
@@ -221,21 +220,40 @@ def run_all(
     note: Progress = lambda s: None,
     use_sandbox: bool = True,
 ) -> dict[str, Any]:
-    """World -> trails -> docket -> systems -> outcomes -> scorecard, reusing cached stages.
+    """For each replicate world: world -> trails -> docket -> systems; then the outcomes and the
+    scorecard pooled over the worlds, and the report; reusing cached stages.
 
     Raises :class:`trailbench.rundir.RunDirBusy` at once if another run holds ``run``."""
     systems = check_systems(sc, use_sandbox)
     check_resources(sc)
     with lock_run_dir(run):
         _prepare(run, sc)
-        w = world_stage(run, sc, note)
-        t = trails_stage(run, sc, w, workers or default_workers(), note)
-        d = docket_stage(run, sc, w, t, note)
-        statuses = systems_stage(run, sc, note, systems)
-        card = audit_stage(run, sc, w, t, d, statuses, note)
+        worlds = [build_replicate(run, sc, k, workers, note, systems) for k in range(sc.audit.worlds)]
+        card = audit_stage(run, sc, worlds, note)
         note("report: rendering")
         render_report(run)
     return card
+
+
+def build_replicate(
+    run: Path, sc: Scenario, k: int, workers: int | None, note: Progress, systems: Plan | None = None
+) -> WorldRun:
+    """World ``k`` built, sampled and answered in its own directory (cached stages reused)."""
+    sc_k, where = world_scenario(sc, k), world_dir(run, sc, k)
+    say = note if sc.audit.worlds == 1 else (lambda msg: note(f"world {k}: {msg}"))
+    w = world_stage(where, sc_k, say)
+    t = trails_stage(where, sc_k, w, workers or default_workers(), say)
+    d = docket_stage(where, sc_k, w, t, say)
+    statuses = systems_stage(where, sc_k, say, systems)
+    if sc.audit.worlds == 1:  # one world: what was just built is handed to the audit as is
+        built = (w, t, d.truth)
+        return WorldRun(k, where, sc_k, statuses, lambda: built)
+    # several: none is kept in memory; the audit loads one world at a time
+    return WorldRun(k, where, sc_k, statuses, lambda: load_replicate(where))
+
+
+def load_replicate(where: Path) -> tuple[World, Trails, pl.DataFrame]:
+    return load_world(where), load_trails(where), pl.read_parquet(where / "truth" / "cases.parquet")
 
 
 def world_summary(world: World, trails: Trails) -> dict[str, Any]:
@@ -254,13 +272,19 @@ def world_summary(world: World, trails: Trails) -> dict[str, Any]:
 def make_world(
     sc: Scenario, run: Path, workers: int = 1, note: Progress = lambda s: None, fresh: bool = False
 ) -> dict[str, Any]:
-    """World and trails into ``run``; returns the summary (also written to ``run``)."""
+    """Every replicate world and its trails into ``run``; returns world 0's summary with the number
+    of worlds (also written to ``run``)."""
     with lock_run_dir(run):
         if fresh:
             clear_run_dir(run)
         _prepare(run, sc)
-        w = world_stage(run, sc, note)
-        t = trails_stage(run, sc, w, workers, note)
-        summary = world_summary(w, t)
+        summary: dict[str, Any] = {}
+        for k in range(sc.audit.worlds):
+            sc_k, where = world_scenario(sc, k), world_dir(run, sc, k)
+            say = note if sc.audit.worlds == 1 else (lambda msg, k=k: note(f"world {k}: {msg}"))
+            w = world_stage(where, sc_k, say)
+            t = trails_stage(where, sc_k, w, workers, say)
+            if k == 0:
+                summary = world_summary(w, t) | {"worlds": sc.audit.worlds}
         write_json(summary, run / "world_summary.json")
     return summary

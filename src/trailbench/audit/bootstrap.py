@@ -1,8 +1,10 @@
-"""Case-resampling bootstrap, vectorised: one weight matrix, every ratio at once.
+"""Two-stage bootstrap, vectorised: one weight matrix, every ratio at once.
 
-Resample weights are multinomial counts (B x n): replicate b of a ratio metric over a slice is
-``(W[b] @ (num * mask)) / (W[b] @ (den * mask))``. The same weights serve every system and every
-slice, so comparisons and disparity ratios are paired.
+Resample weights are counts (B x n, the cases of every world side by side): replicate b of a ratio
+metric over a slice is ``(W[b] @ (num * mask)) / (W[b] @ (den * mask))``. With several worlds a
+replicate first draws worlds with replacement, then cases within each drawn world, so intervals
+carry the variation between worlds as well as between cases. The same weights serve every system
+and every slice, so comparisons and disparity ratios are paired.
 """
 
 from __future__ import annotations
@@ -16,6 +18,28 @@ def weights(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
         return np.zeros((b, 0))
     draws = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
     return np.bincount(draws.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def two_stage_weights(rng: np.random.Generator, sizes: list[int], b: int) -> np.ndarray:
+    """(b, sum(sizes)) resample counts over worlds of ``sizes`` cases (in that order). Replicate r
+    draws len(sizes) worlds with replacement; a world drawn m times contributes m independent case
+    resamples of its own size, which together are one multinomial of m x size draws over its
+    cases. One world is the plain case bootstrap (:func:`weights`, the same draws)."""
+    if len(sizes) == 1:
+        return weights(rng, sizes[0], b)
+    r = len(sizes)
+    picks = rng.integers(0, r, size=(b, r))
+    times = np.stack([np.bincount(row, minlength=r) for row in picks])  # (b, r): how often each world
+    parts = []
+    for k, n in enumerate(sizes):
+        draws_per_row = times[:, k] * n
+        if n == 0:
+            parts.append(np.zeros((b, 0)))
+            continue
+        rows = np.repeat(np.arange(b), draws_per_row)
+        cases = rng.integers(0, n, size=int(draws_per_row.sum()))
+        parts.append(np.bincount(rows * n + cases, minlength=b * n).reshape(b, n).astype(np.float64))
+    return np.hstack(parts)
 
 
 def ratios(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ def scorecard_schema() -> dict[str, Any]:
     num = {"type": ["number", "null"]}
     group = {"enum": list(GROUPS)}
     metric_row = _obj(
-        ["system", "metric", "task", "slice", "level", "value", "lo", "hi", "denominator", "cases"],
+        ["system", "metric", "task", "slice", "level", "value", "lo", "hi", "denominator", "cases", "estimable"],
         {
             "system": {"type": "string"},
             "metric": {"enum": metrics},
@@ -41,11 +41,12 @@ def scorecard_schema() -> dict[str, Any]:
             "hi": num,
             "denominator": num,
             "cases": {"type": "integer", "minimum": 0},
+            "estimable": {"type": "boolean"},
         },
         closed=True,
     )
     disparity_row = _obj(
-        ["system", "metric", "slice", "level", "reference", "ratio", "lo", "hi"],
+        ["system", "metric", "slice", "level", "reference", "ratio", "lo", "hi", "p", "p_holm", "detected"],
         {
             "system": {"type": "string"},
             "metric": {"enum": metrics},
@@ -55,6 +56,9 @@ def scorecard_schema() -> dict[str, Any]:
             "ratio": num,
             "lo": num,
             "hi": num,
+            "p": num,
+            "p_holm": num,
+            "detected": {"type": "boolean"},
         },
         closed=True,
     )
@@ -71,6 +75,8 @@ def scorecard_schema() -> dict[str, Any]:
         "trailbench_version": {"type": "string"},
         "scenario_name": {"type": "string"},
         "seed": {"type": "integer", "minimum": 0},
+        "worlds": {"type": "integer", "minimum": 1},
+        "world_seeds": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
         "scenario_hash": {"type": "string", "pattern": "^[0-9a-f]{8}$"},
         "stage_hashes": {"type": "object", "additionalProperties": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
         "scenario": {"type": "object"},
@@ -79,6 +85,7 @@ def scorecard_schema() -> dict[str, Any]:
         "reference_group": group,
         "confidence": {"type": "number", "exclusiveMinimum": 0.5, "exclusiveMaximum": 1},
         "bootstrap": {"type": "integer", "minimum": 1},
+        "multiplicity": _obj(["method", "family", "alpha", "test"], {"method": {"enum": ["holm"]}}),
         "population": _obj(["people", "by_group"], {"people": {"type": "integer"}, "by_group": {"type": "object"}}),
         "docket": _obj(["cases", "by_group"]),
         "systems": {"type": "object", "additionalProperties": system},
@@ -93,6 +100,20 @@ def scorecard_schema() -> dict[str, Any]:
         ),
         "metrics": {"type": "array", "items": metric_row},
         "disparities": {"type": "array", "items": disparity_row},
+        "world_spread": {
+            "type": "array",
+            "items": _obj(
+                ["system", "metric", "slice", "level", "values"],
+                {
+                    "system": {"type": "string"},
+                    "metric": {"enum": metrics},
+                    "slice": {"type": "string"},
+                    "level": {"type": "string"},
+                    "values": {"type": "array", "items": num},
+                },
+                closed=True,
+            ),
+        },
         "exposure": {"type": "array", "items": _obj(["system", "people", "share", "lo", "hi"])},
         "error_types": {"type": "array", "items": _obj(["system", "cause", "count", "share"])},
         "explained_cases": {"type": "array", "items": _obj(["system", "case_id", "outcome", "cause", "chain"])},

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import platform
 import subprocess
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from trailbench import __version__
-from trailbench.audit.bootstrap import interval, ratios, weights
+from trailbench.audit.bootstrap import interval, ratios, two_stage_weights
 from trailbench.audit.schema import scorecard_schema
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
@@ -24,6 +26,7 @@ from trailbench.stages import STAGES, stage_hash
 from trailbench.systems.registry import shadowed_plugins
 from trailbench.tasks import registry
 
+WORLD = "world"  # the column naming the replicate world in the pooled case tables
 TIMINGS = ("wall_s", "compute_s", "peak_memory_mb")  # kept in status.json, never in the scorecard (not reproducible)
 DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2")
 
@@ -61,9 +64,10 @@ def git_revision() -> str:
 
 
 def reference_group(sc: Scenario, population: pl.DataFrame) -> str:
+    """The scenario's reference group, or the largest (``population``: group, len)."""
     if sc.audit.reference_group:
         return sc.audit.reference_group
-    counts = population.group_by("group").len().sort(["len", "group"], descending=[True, False])
+    counts = population.sort(["len", "group"], descending=[True, False])
     return str(counts["group"][0])
 
 
@@ -139,16 +143,32 @@ def operating_point(
     return [(float(val[0, k]), val[1:, k], float(masks[:, k].sum())) for k in range(len(slices))]
 
 
-def system_metrics(
-    name: str,
+Key = tuple[str, str, str, str]  # metric, task, slice, level
+
+
+@dataclass
+class Replicates:
+    """Every declared metric of one system over its slices: point estimates, bootstrap replicates
+    (one row per replicate, one column per key), denominators and cases per slice."""
+
+    keys: list[Key]
+    point: np.ndarray
+    reps: np.ndarray
+    dsum: np.ndarray
+    n_cases: dict[tuple[str, str], int]
+
+    def column(self, key: Key) -> int:
+        return self.keys.index(key)
+
+
+def metric_replicates(
     t: pl.DataFrame,
     w: np.ndarray,
     sc: Scenario,
     pop: dict[str, int],
-    ref: str,
     shared: dict[Any, np.ndarray] | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every declared metric of every task over its slices, and its group disparities."""
+) -> Replicates:
+    """Every declared metric of every task over its slices, under resample weights ``w``."""
     declared = registry.metrics()
     sliced: dict[tuple[str, ...], list[tuple[str, str, np.ndarray]]] = {}
     cols_num, cols_den, rkeys = [], [], []
@@ -196,6 +216,22 @@ def system_metrics(
     point = np.array([budget[k][0] if k in budget else rpoint[where[k]] for k in keys])
     reps = np.column_stack([budget[k][1] if k in budget else rreps[:, where[k]] for k in keys])
     dsum = np.array([budget[k][2] if k in budget else rdsum[where[k]] for k in keys])
+    return Replicates(keys, point, reps, dsum, n_cases)
+
+
+def system_metrics(
+    name: str,
+    t: pl.DataFrame,
+    w: np.ndarray,
+    sc: Scenario,
+    pop: dict[str, int],
+    ref: str,
+    shared: dict[Any, np.ndarray] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every declared metric of every task over its slices, and its group disparities."""
+    declared = registry.metrics()
+    rep = metric_replicates(t, w, sc, pop, shared)
+    keys, point, reps, dsum, n_cases = rep.keys, rep.point, rep.reps, rep.dsum, rep.n_cases
     lo, hi = interval(reps, sc.audit.confidence)
     rows = []
     for i, (mname, task, kind, level) in enumerate(keys):
@@ -211,6 +247,9 @@ def system_metrics(
                 "hi": _r(hi[i]),
                 "denominator": _r(dsum[i]),
                 "cases": n_cases.get((kind, level), t.height),
+                # too few cases to estimate: shown as such, never with an interval that spans the axis
+                "estimable": kind in ("overall", "bystander_group")
+                or n_cases.get((kind, level), t.height) >= sc.audit.min_group_cases,
             }
         )
     # disparities: each group's rate over the reference group's, per replicate (paired)
@@ -233,7 +272,8 @@ def system_metrics(
             ratio = np.where(point[ra] > 0, point[ga] / np.where(point[ra] > 0, point[ra], 1), np.nan)
             rr = np.where(reps[:, ra] > 0, reps[:, ga] / np.where(reps[:, ra] > 0, reps[:, ra], 1), np.nan)
         dlo, dhi = interval(rr, sc.audit.confidence)
-        for k, (g_i, _, mname, kind) in enumerate(pairs):
+        p = wald_p(ratio, rr)
+        for k, (g_i, r_i, mname, kind) in enumerate(pairs):
             disp.append(
                 {
                     "system": name,
@@ -244,32 +284,79 @@ def system_metrics(
                     "ratio": _r(ratio[k]),
                     "lo": _r(dlo[k]),
                     "hi": _r(dhi[k]),
+                    "p": None if g_i == r_i else _r(p[k]),
                 }
             )
+    holm(disp, 1.0 - sc.audit.confidence)
     return rows, disp
 
 
-def exposure_replicates(drawn: pl.DataFrame, case_ids: pl.Series, w: np.ndarray) -> tuple[int, np.ndarray]:
+def wald_p(ratio: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of each ratio against 1, on the log scale with the bootstrap's standard
+    error (NIST reports demographic differentials on a log scale). A percentile p-value from B
+    replicates cannot go below 2/B, which no multiplicity correction over dozens of comparisons
+    would ever pass; the normal approximation on the log scale can. NaN where the ratio is 0,
+    undefined, or fewer than half the replicates are."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.log(np.where(reps > 0, reps, np.nan))
+        ok = np.isfinite(logs)
+        n = ok.sum(axis=0)
+        mean = np.where(ok, logs, 0).sum(axis=0) / np.maximum(n, 1)
+        var = np.where(ok, (logs - mean) ** 2, 0).sum(axis=0) / np.maximum(n - 1, 1)
+        z = np.log(np.where(ratio > 0, ratio, np.nan)) / np.sqrt(var)
+    p = np.array([math.erfc(abs(x) / math.sqrt(2)) if np.isfinite(x) else np.nan for x in z])
+    p[(n < reps.shape[0] / 2) | (var == 0)] = np.nan
+    return p
+
+
+def holm(rows: list[dict[str, Any]], alpha: float) -> None:
+    """Holm's step-down adjustment over every disparity of one system (the family: each group
+    against the reference, for every metric compared): adds ``p_holm`` and ``detected`` (the gap
+    is named only where its adjusted p-value is below ``alpha``; a reference row is never a gap)."""
+    tested = sorted((r["p"], i) for i, r in enumerate(rows) if r["p"] is not None)
+    m = len(tested)
+    running = 0.0
+    for j, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - j) * p))
+        rows[i]["p_holm"] = _r(running)
+    for r in rows:
+        r.setdefault("p_holm", None)
+        r["detected"] = r["p_holm"] is not None and r["p_holm"] < alpha
+
+
+def exposure_replicates(drawn: pl.DataFrame, cases: pl.DataFrame, w: np.ndarray) -> tuple[int, np.ndarray]:
     """(distinct people drawn in, the same figure in each bootstrap replicate).
 
     A distinct count is not a sum over cases, and a naive bootstrap of it is biased low (a
     resample holds only about 63% of the distinct cases). Each person is therefore attributed in
     equal parts to the cases that drew them in (1/k to each of k cases): the per-case parts add up
-    to the distinct count exactly, and their weighted sums give unbiased replicates."""
-    idx = pl.DataFrame({"case_id": case_ids, "c": np.arange(len(case_ids))})
-    d = drawn.join(idx, on="case_id").select("person_id", "c").unique()
-    d = d.with_columns(part=1.0 / pl.len().over("person_id"))
-    per_case = np.bincount(d["c"].to_numpy(), weights=d["part"].to_numpy(), minlength=len(case_ids))
-    return d["person_id"].n_unique(), w @ per_case
+    to the distinct count exactly, and their weighted sums give unbiased replicates. People and
+    cases are told apart by world (``cases``: world, case_id, in the weights' order)."""
+    idx = cases.select(WORLD, "case_id").with_columns(c=pl.int_range(pl.len()))
+    d = drawn.join(idx, on=[WORLD, "case_id"]).select(WORLD, "person_id", "c").unique()
+    d = d.with_columns(part=1.0 / pl.len().over(WORLD, "person_id"))
+    per_case = np.bincount(d["c"].to_numpy(), weights=d["part"].to_numpy(), minlength=cases.height)
+    return d.select(WORLD, "person_id").n_unique(), w @ per_case
 
 
 def exposure_row(
-    system: str, drawn: pl.DataFrame, case_ids: pl.Series, w: np.ndarray, population: int, confidence: float
+    system: str, drawn: pl.DataFrame, cases: pl.DataFrame, w: np.ndarray, population: int, confidence: float
 ) -> dict[str, Any]:
-    """Distinct people outside the docket drawn into any case file, as a share of the population."""
-    n, exposed = exposure_replicates(drawn, case_ids, w)
+    """Distinct people outside the docket drawn into any case file, as a share of the population
+    (both summed over the worlds)."""
+    n, exposed = exposure_replicates(drawn, cases, w)
     lo, hi = interval((exposed / population)[:, None], confidence)
     return {"system": system, "people": int(n), "share": _r(n / population), "lo": _r(lo[0]), "hi": _r(hi[0])}
+
+
+def world_sizes(t: pl.DataFrame) -> list[int]:
+    """Cases per world, in the order the case table holds them (world 0 first)."""
+    return t.group_by(WORLD, maintain_order=True).len()["len"].to_list()
+
+
+def bootstrap_weights(sc: Scenario, t: pl.DataFrame) -> np.ndarray:
+    """The run's resample weights: worlds, then cases within each (one world: cases only)."""
+    return two_stage_weights(stream(sc.seed, "audit", "bootstrap"), world_sizes(t), sc.audit.bootstrap)
 
 
 def build_scorecard(
@@ -281,11 +368,16 @@ def build_scorecard(
     error_types: list[dict[str, Any]],
     explained: list[dict[str, Any]],
     curves: list[dict[str, Any]] | None = None,
+    seeds: list[int] | None = None,
+    spread: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    pop = dict(zip(*population.group_by("group").len().sort("group").to_dict(as_series=False).values(), strict=True))
+    """``cases_by_system``: each system's case table pooled over the worlds (world, then case
+    order); ``population``: people by group (group, len) summed over the worlds; ``spread``: the
+    per-world figures (:func:`world_spread`)."""
+    pop = dict(zip(*population.sort("group").select("group", "len").to_dict(as_series=False).values(), strict=True))
     ref = reference_group(sc, population)
     any_t = next(iter(cases_by_system.values()))
-    w = weights(stream(sc.seed, "audit", "bootstrap"), any_t.height, sc.audit.bootstrap)
+    w = bootstrap_weights(sc, any_t)
     metrics: list[dict[str, Any]] = []
     disparities: list[dict[str, Any]] = []
     shared: dict[Any, np.ndarray] = {}  # what every system's metrics share (same cases, same weights)
@@ -294,11 +386,13 @@ def build_scorecard(
         metrics += m
         disparities += d
     docket_groups = any_t.group_by("group").len().sort("group")
-    n_pop = int(population.height)
+    n_pop = int(sum(pop.values()))
     card = {
         "trailbench_version": __version__,
         "scenario_name": sc.name,
         "seed": sc.seed,
+        "worlds": len(world_sizes(any_t)),
+        "world_seeds": list(seeds or [sc.seed]),
         "scenario_hash": sc.hash8,
         "stage_hashes": {s: stage_hash(sc, s) for s in STAGES},
         "scenario": sc.model_dump(mode="json"),
@@ -307,6 +401,12 @@ def build_scorecard(
         "reference_group": ref,
         "confidence": sc.audit.confidence,
         "bootstrap": sc.audit.bootstrap,
+        "multiplicity": {
+            "method": "holm",
+            "family": "every disparity of one system (each group against the reference, every metric)",
+            "alpha": _r(1.0 - sc.audit.confidence),
+            "test": "two-sided, on the log ratio with the bootstrap's standard error",
+        },
         "population": {"people": n_pop, "by_group": {g: int(pop.get(g, 0)) for g in GROUPS}},
         "docket": {
             "cases": int(any_t.height),
@@ -321,9 +421,8 @@ def build_scorecard(
         },
         "metrics": metrics,
         "disparities": disparities,
-        "exposure": [
-            exposure_row(s, drawn, any_t["case_id"], w, n_pop, sc.audit.confidence) for s, drawn in exposure.items()
-        ],
+        "world_spread": spread or [],
+        "exposure": [exposure_row(s, drawn, any_t, w, n_pop, sc.audit.confidence) for s, drawn in exposure.items()],
         "error_types": error_types,
         "explained_cases": explained,
         "curves": [_finite(c) for c in (curves or [])],
@@ -331,6 +430,48 @@ def build_scorecard(
     }
     validate_scorecard(card)
     return card
+
+
+def world_figures(
+    sc: Scenario, cases_by_system: dict[str, pl.DataFrame], people: list[pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every metric and disparity of every system in each world on its own (point estimates):
+    the per-world figures the pooled ones are built from, for anyone to check."""
+    mrows: list[dict[str, Any]] = []
+    drows: list[dict[str, Any]] = []
+    for k, by_group in enumerate(people):
+        pop = dict(zip(by_group["group"].to_list(), by_group["len"].to_list(), strict=True))
+        ref = reference_group(sc, by_group)
+        for name, t in cases_by_system.items():
+            own = t.filter(pl.col(WORLD) == k)
+            m, d = system_metrics(name, own, np.zeros((0, own.height)), sc, pop, ref, {})
+            mrows += [
+                {WORLD: k} | {c: r[c] for c in ("system", "metric", "task", "slice", "level", "value", "cases")}
+                for r in m
+            ]
+            drows += [
+                {WORLD: k} | {c: r[c] for c in ("system", "metric", "slice", "level", "reference", "ratio")} for r in d
+            ]
+    return pl.DataFrame(mrows), pl.DataFrame(drows)
+
+
+def world_spread(metrics: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each summary metric's value in every world, overall and by group, for the report's spread."""
+    summary = [m.name for m in registry.metrics().values() if m.summary]
+    keep = metrics.filter(pl.col("metric").is_in(summary) & pl.col("slice").is_in(["overall", "group"]))
+    grouped = keep.group_by("system", "metric", "slice", "level", maintain_order=True).agg(
+        pl.col("value").sort_by(WORLD)
+    )
+    return [
+        {
+            "system": r["system"],
+            "metric": r["metric"],
+            "slice": r["slice"],
+            "level": r["level"],
+            "values": [_r(v) if v is not None else None for v in r["value"]],
+        }
+        for r in grouped.iter_rows(named=True)
+    ]
 
 
 def _finite(curve: dict[str, Any]) -> dict[str, Any]:

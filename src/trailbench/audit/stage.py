@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from trailbench.audit.cases import case_table, subject_attributes
-from trailbench.audit.scorecard import build_scorecard
+from trailbench.audit.scorecard import WORLD, build_scorecard, world_figures, world_spread
 from trailbench.io import write_parquet, write_table_json
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
@@ -27,14 +28,25 @@ def _answers(run: Path, system: str, task: str) -> pl.DataFrame | None:
 
 @dataclass
 class SystemScore:
-    """One system's answers to every task, scored."""
+    """One system's answers to every task in one world, scored."""
 
     cases: pl.DataFrame
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
-    curves: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class WorldRun:
+    """One replicate world as the audit reads it: where it lives, its scenario (the run's, with the
+    world's seed), its systems' statuses, and how to load what the scorers read."""
+
+    index: int
+    dir: Path
+    scenario: Scenario
+    statuses: dict[str, dict[str, Any]]
+    load: Callable[[], tuple[World, Trails, pl.DataFrame]]  # world, trails, the docket's truth
 
 
 def score_system(
@@ -61,41 +73,133 @@ def score_system(
             drawn.append(scored.drawn)
         out.error_types += scored.error_types
         out.explained += scored.explained
-        out.curves += scored.curves
     out.cases = case_table(subjects, counts)
     out.drawn = pl.concat(drawn).unique(maintain_order=True) if len(drawn) > 1 else (drawn[0] if drawn else None)
     return out
 
 
-def audit(
-    run: Path,
-    sc: Scenario,
-    world: World,
-    trails: Trails,
-    docket_truth: pl.DataFrame,
-    statuses: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    subjects = subject_attributes(world, docket_truth)
-    # systems are scored independently (threads: Polars releases the GIL); merged in scenario order
-    with ThreadPoolExecutor(max_workers=min(4, max(1, len(sc.systems.run)))) as pool:
-        scored = list(
-            pool.map(lambda s: score_system(s, run, sc, world, trails, docket_truth, subjects), sc.systems.run)
-        )
-    names = [n for n in registry.outcome_tables() if n != "cases"]
+def _in_world(df: pl.DataFrame, k: int) -> pl.DataFrame:
+    return df.with_columns(pl.lit(k, dtype=pl.Int32).alias(WORLD))
+
+
+def score_world(wr: WorldRun, systems: tuple[str, ...]) -> tuple[list[SystemScore], pl.DataFrame]:
+    """Every system's answers in one world, scored (each table with a ``world`` column); and the
+    world's population by group."""
+    world, trails, truth = wr.load()
+    subjects = subject_attributes(world, truth)
+    # systems are scored independently (threads: Polars releases the GIL); kept in scenario order
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(systems)))) as pool:
+        scored = list(pool.map(lambda s: score_system(s, wr.dir, wr.scenario, world, trails, truth, subjects), systems))
+    for r in scored:
+        r.cases = _in_world(r.cases, wr.index)
+        r.tables = {name: _in_world(df, wr.index) for name, df in r.tables.items()}
+        r.drawn = None if r.drawn is None else _in_world(r.drawn, wr.index)
+        for row in r.explained:
+            row[WORLD] = wr.index
+    return scored, world.people.group_by("group").len()
+
+
+def pooled_error_types(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each system's wrong answers by cause, counted over every world."""
+    total: dict[tuple[str, str], int] = {}
+    for r in rows:
+        total[(r["system"], r["cause"])] = total.get((r["system"], r["cause"]), 0) + int(r["count"])
+    out = []
+    for (system, cause), count in total.items():
+        n = sum(c for (s, _), c in total.items() if s == system)
+        out.append({"system": system, "cause": cause, "count": count, "share": round(count / n, 6)})
+    return out
+
+
+def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
+    """Score every world's answers, pool them, and write the outcomes and the scorecard."""
+    systems = sc.systems.run
+    per_world = []
+    people = []
+    for wr in worlds:  # one world in memory at a time
+        scored, by_group = score_world(wr, systems)
+        per_world.append(scored)
+        people.append(by_group)
+    population = pl.concat(people).group_by("group").agg(pl.col("len").sum()).sort("group")
+    names = [n for n in registry.outcome_tables() if n not in registry.AUDIT_TABLES]
     for name in names:
-        parts = [r.tables[name] for r in scored if name in r.tables]
+        parts = [r.tables[name] for scored in per_world for r in scored if name in r.tables]
         if parts:
             df = pl.concat(parts, how="diagonal_relaxed")
+            first = ["system", WORLD]
             write_parquet(
-                df.select("system", *[c for c in df.columns if c != "system"]), run / "outcomes" / f"{name}.parquet"
+                df.select(*first, *[c for c in df.columns if c not in first]), run / "outcomes" / f"{name}.parquet"
             )
-    cases_by_system = dict(zip(sc.systems.run, (r.cases for r in scored), strict=True))
-    exposure = {s: r.drawn for s, r in zip(sc.systems.run, scored, strict=True) if r.drawn is not None}
-    error_types = [e for r in scored for e in r.error_types]
-    explained = [e for r in scored for e in r.explained]
-    curves = [c for r in scored for c in r.curves]
-    cases = pl.concat([t.with_columns(system=pl.lit(s)) for s, t in cases_by_system.items()])
-    write_parquet(cases, run / "outcomes" / "cases.parquet")
-    card = build_scorecard(sc, cases_by_system, statuses, world.people, exposure, error_types, explained, curves)
+    pooled: dict[str, SystemScore] = {}
+    for i, s in enumerate(systems):
+        mine = [scored[i] for scored in per_world]
+        drawn = [r.drawn for r in mine if r.drawn is not None]
+        tables = {
+            name: pl.concat([r.tables[name] for r in mine if name in r.tables], how="diagonal_relaxed")
+            for name in names
+            if any(name in r.tables for r in mine)
+        }
+        pooled[s] = SystemScore(
+            pl.concat([r.cases for r in mine]),
+            tables,
+            pl.concat(drawn) if drawn else None,
+            pooled_error_types([e for r in mine for e in r.error_types]),
+            [e for r in mine for e in r.explained],
+        )
+    curves = [
+        c for s, p in pooled.items() for t in registry.tasks() if t.curves for c in t.curves(s, p.cases, p.tables)
+    ]
+    cases = pl.concat([p.cases.with_columns(system=pl.lit(s)) for s, p in pooled.items()])
+    front = ("system", WORLD)
+    write_parquet(
+        cases.select(*front, *[c for c in cases.columns if c not in front]), run / "outcomes" / "cases.parquet"
+    )
+    cases_by_system = {s: p.cases for s, p in pooled.items()}
+    world_metrics, world_disparities = world_figures(sc, cases_by_system, people)
+    write_parquet(world_metrics, run / "outcomes" / "world_metrics.parquet")
+    write_parquet(world_disparities, run / "outcomes" / "world_disparities.parquet")
+    card = build_scorecard(
+        sc,
+        cases_by_system,
+        merged_statuses(worlds),
+        population,
+        {s: p.drawn for s, p in pooled.items() if p.drawn is not None},
+        [e for p in pooled.values() for e in p.error_types],
+        explained_sample(sc, [e for p in pooled.values() for e in p.explained]),
+        curves,
+        [wr.scenario.seed for wr in worlds],
+        world_spread(world_metrics),
+    )
     write_table_json(card, run / "scorecard.json")
     return card
+
+
+def explained_sample(sc: Scenario, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most ``audit.explained_cases`` per system and cause, taken from the worlds in order."""
+    kept: dict[tuple[str, str], int] = {}
+    out = []
+    for r in rows:
+        key = (r["system"], r["cause"])
+        if kept.get(key, 0) < sc.audit.explained_cases:
+            kept[key] = kept.get(key, 0) + 1
+            out.append(r)
+    return out
+
+
+def merged_statuses(worlds: list[WorldRun]) -> dict[str, dict[str, Any]]:
+    """One status per system over the worlds: world 0's, with the first world where it did not
+    finish ok (its state and reason, naming the world), and every world's state when there are
+    several."""
+    out = {}
+    for name, first in worlds[0].statuses.items():
+        st = dict(first)
+        for wr in worlds:
+            own = wr.statuses[name]
+            if own["state"] != "ok":
+                where = f"world {wr.index}: " if len(worlds) > 1 else ""
+                st |= {"state": own["state"], "reason": where + str(own.get("reason", ""))}
+                break
+        if len(worlds) > 1:
+            st["worlds"] = [{"world": wr.index, "state": wr.statuses[name]["state"]} for wr in worlds]
+        out[name] = st
+    return out

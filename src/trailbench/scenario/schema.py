@@ -347,7 +347,17 @@ class SystemsConfig(Section):
 
 
 class AuditConfig(Section):
-    bootstrap: int = param(1000, "scenario choice", "bootstrap resamples (cases resampled)", ge=50, le=20000)
+    worlds: int = param(
+        5,
+        "DESIGN.md §6 (replicate worlds, default at least 5)",
+        "replicate worlds: world 0 has the scenario's seed, each other world a seed spawned from it; every "
+        "figure is pooled over them with a two-stage bootstrap (worlds, then cases within a world)",
+        ge=1,
+        le=100,
+    )
+    bootstrap: int = param(
+        1000, "scenario choice", "bootstrap resamples (worlds, then cases within each, resampled)", ge=50, le=20000
+    )
     confidence: float = param(0.95, "scenario choice", "interval coverage", gt=0.5, lt=1)
     reference_group: str | None = param(
         None, "DESIGN.md §6 (default: the largest group)", "group whose rate is the denominator of disparities"

@@ -11,6 +11,9 @@ observed after the as-of date are counted as look-ahead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -147,17 +150,24 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     out.drawn = drawn.select("case_id", "person_id").filter(
         ~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode())
     )
-    out.curves = [
+    return out
+
+
+def curves(system: str, cases: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """True and false links per case by rank cutoff, over the system's cases pooled across the worlds."""
+    drawn = tables.get("associates_people")
+    if drawn is None:
+        return []
+    return [
         {
-            "system": ctx.system,
+            "system": system,
             "task": "associates",
             "slice": "overall",
             "level": "all",
             "columns": ["entities kept (rank cutoff)", "true links per case", "false links per case"],
-            "points": rank_curve(drawn, ctx.docket_truth.height),
+            "points": rank_curve(drawn, cases.height),
         }
     ]
-    return out
 
 
 METRICS = (
@@ -222,4 +232,5 @@ TASK = Task(
         "associates_people": "one row per (system, case, person drawn in): the rank that drew them, their tie",
     },
     explained_chain="",
+    curves=curves,
 )

@@ -126,10 +126,11 @@ class Scored:
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
-    curves: list[dict[str, Any]] = field(default_factory=list)  # trade-off curves (point estimates)
 
 
 Scorer = Callable[[ScoreContext, pl.DataFrame | None], Scored]  # None: the system gave no answer file
+# (system, its case table pooled over the worlds, its outcome tables pooled) -> trade-off curves
+Curves = Callable[[str, pl.DataFrame, Mapping[str, pl.DataFrame]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Task:
     optional_columns: dict[str, pl.DataType] = field(default_factory=dict)  # filled with nulls when absent
     outcome_tables: Mapping[str, str] = field(default_factory=dict)  # name -> what a row is
     explained_chain: str = ""  # what an explained case of this task shows, in words
+    curves: Curves | None = None  # trade-off curves (point estimates), from the pooled tables
     version: int = 1
 
     def empty_answers(self) -> pl.DataFrame:

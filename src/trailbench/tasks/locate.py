@@ -19,6 +19,9 @@ date is counted as look-ahead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -280,18 +283,22 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     out.error_types = explain.error_types(ctx.system, outcomes)
     out.explained = explain.explained(ctx.system, outcomes, chain, ctx.scenario.audit.explained_cases, ctx.rng)
     out.tables = {"locate": outcomes, "locate_residents": residents, "locate_chains": chain}
-    groups = ctx.docket_truth.select("case_id", "person_id").join(
-        ctx.world.people.select("person_id", "group"), on="person_id"
-    )
-    counts = out.counts.join(groups.select("case_id", "group"), on="case_id", how="left")
-    score = counts["locate_score"].cast(pl.Float64).to_numpy()
-    correct, wrong = counts["correct"].to_numpy(), counts["wrong_door"].to_numpy()
-    group = counts["group"].to_numpy()
+    return out
+
+
+def curves(system: str, cases: pl.DataFrame, tables: Mapping[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """Correct rate against wrong doors per 100 cases as the score threshold falls, overall and by
+    group, over the system's cases pooled across the worlds (none if it never answered)."""
+    if "locate" not in tables:
+        return []
+    score = cases["locate_score"].cast(pl.Float64).to_numpy()
+    correct, wrong = cases["correct"].to_numpy(), cases["wrong_door"].to_numpy()
+    group = cases["group"].to_numpy()
     slices = [("overall", "all", np.ones(len(group), dtype=bool))]
     slices += [("group", g, group == g) for g in GROUPS if (group == g).any()]
-    out.curves = [
+    return [
         {
-            "system": ctx.system,
+            "system": system,
             "task": "locate",
             "slice": kind,
             "level": level,
@@ -300,7 +307,6 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
         }
         for kind, level, mask in slices
     ]
-    return out
 
 
 def tradeoff_curve(score: np.ndarray, correct: np.ndarray, wrong: np.ndarray, points: int = 60) -> list[list[float]]:
@@ -471,5 +477,6 @@ TASK = Task(
         "locate_residents": "one row per person living behind a wrong door on the as-of date",
         "locate_chains": "one row per (wrong answer, evidence record): what each record truly was",
     },
+    curves=curves,
     explained_chain="the records a wrong address rests on, each as written and as it truly was",
 )

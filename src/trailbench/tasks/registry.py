@@ -105,9 +105,17 @@ def metric(name: str) -> Metric:
     return ms[name]
 
 
+# the audit's own outcome tables, beside those the tasks declare (every table has a ``world`` column)
+AUDIT_TABLES = {
+    "cases": "one row per (system, world, case): every per-case count the metrics are ratios of",
+    "world_metrics": "one row per (world, system, metric, slice): the metric in that world alone (no interval)",
+    "world_disparities": "one row per (world, system, metric, group): the disparity in that world alone",
+}
+
+
 def outcome_tables() -> dict[str, str]:
-    """Every outcome table a task writes (``outcomes/<name>.parquet``), plus the case table."""
-    out = {"cases": "one row per (system, case): every per-case count the metrics are ratios of"}
+    """Every outcome table (``outcomes/<name>.parquet``): the audit's own and each task's."""
+    out = dict(AUDIT_TABLES)
     for t in _TASKS.values():
         out |= dict(t.outcome_tables)
     return out
