@@ -27,7 +27,7 @@ from trailbench.scenario import Scenario, ScenarioError
 from trailbench.tasks import registry
 
 SYSTEMS = ["exact", "broker"]
-METRIC_COLUMNS = ["system", "metric", "task", "slice", "level", "value", "lo", "hi", "denominator", "cases"]
+METRIC_COLUMNS = ["system", "metric", "task", "slice", "level", "value", "lo", "hi", "denominator", "cases", "estimable"]
 STABLE_TABLES = ("metrics", "disparities", "exposure", "error_types")
 
 
@@ -405,3 +405,17 @@ def test_the_configured_confidence_is_stated_everywhere(
     cli.print_run_summary(card, tmp_path / "a")
     text = console.export_text()
     assert "90% CI" in text and "95% CI" not in text
+
+
+def test_worlds_and_per_world_figures(res: trailbench.Results) -> None:
+    assert res.worlds["seed"].to_list()[0] == res.scorecard["seed"]
+    per = res.by_world
+    assert set(per["world"].unique().to_list()) == set(res.worlds["world"].to_list())
+    assert {"system", "metric", "slice", "level", "value"} <= set(per.columns)
+    d = res.disparities
+    assert {"p", "p_holm", "detected"} <= set(d.columns)
+    # Holm never makes a p-value smaller, and only adjusted p-values below alpha are gaps
+    both = d.drop_nulls(["p", "p_holm"])
+    assert (both["p_holm"] >= both["p"] - 1e-9).all()
+    alpha = 1 - res.scorecard["confidence"]
+    assert (both["detected"] == (both["p_holm"] < alpha)).all()

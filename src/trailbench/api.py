@@ -38,6 +38,7 @@ METRIC_SCHEMA = {
     "hi": pl.Float64,
     "denominator": pl.Float64,
     "cases": pl.Int64,
+    "estimable": pl.Boolean,  # False: too few cases in the slice to estimate (audit.min_group_cases)
 }
 DISPARITY_SCHEMA = {
     "system": pl.String,
@@ -48,6 +49,9 @@ DISPARITY_SCHEMA = {
     "ratio": pl.Float64,
     "lo": pl.Float64,
     "hi": pl.Float64,
+    "p": pl.Float64,  # two-sided, log scale, bootstrap standard error
+    "p_holm": pl.Float64,  # Holm-adjusted over every disparity of the system
+    "detected": pl.Boolean,  # p_holm below 1 - confidence: the only gaps the summary names
 }
 
 
@@ -98,7 +102,8 @@ class Results:
         c = self.scorecard
         states = ", ".join(f"{s} {c['systems'][s]['state']}" for s in c["scenario"]["systems"]["run"])
         return (
-            f"<trailbench Results: {c['scenario_name']}, seed {c['seed']}, {c['docket']['cases']:,} cases; "
+            f"<trailbench Results: {c['scenario_name']}, seed {c['seed']}, {c.get('worlds', 1)} world(s), "
+            f"{c['docket']['cases']:,} cases; "
             f"systems: {states}; run {self.run_dir}; report {self.report_path}>"
         )
 
@@ -114,6 +119,19 @@ class Results:
     def metrics(self) -> pl.DataFrame:
         """One row per (system, metric, slice, level): value, interval, denominator, cases."""
         return _frame(self.scorecard["metrics"], METRIC_SCHEMA)
+
+    @property
+    def worlds(self) -> pl.DataFrame:
+        """Each replicate world's seed (world 0 has the scenario's)."""
+        seeds = self.scorecard.get("world_seeds", [self.scorecard["seed"]])
+        return pl.DataFrame(
+            {"world": list(range(len(seeds))), "seed": seeds}, schema={"world": pl.Int32, "seed": pl.Int64}
+        )
+
+    @property
+    def by_world(self) -> pl.DataFrame:
+        """Every metric in each world on its own (point estimates; ``outcomes/world_metrics.parquet``)."""
+        return self.outcomes("world_metrics")
 
     @property
     def disparities(self) -> pl.DataFrame:

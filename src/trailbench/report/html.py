@@ -28,8 +28,11 @@ NOT_CLAIMED = (
     "moving, household form, informal work and source coverage. No parameter assigns a group more errors. A "
     "disparity here says which mechanisms can produce a gap, not how large the gap is in any real system.",
     "The reference systems are reconstructions from public descriptions of common methods, not any vendor's product.",
-    "Intervals are case-resampling bootstrap intervals: they cover sampling variation of the docket, not "
-    "uncertainty in the world's parameters.",
+    "Intervals are two-stage bootstrap intervals (replicate worlds, then cases within each): they cover the "
+    "variation between worlds built from the same parameters and the docket's sampling, not uncertainty in the "
+    "parameters themselves.",
+    "A gap is named only where it survives Holm's correction over every disparity of the system; an interval "
+    "that excludes 1 before the correction is not, on its own, a finding.",
 )
 
 
@@ -61,7 +64,25 @@ def cell(row: dict[str, Any] | None, metric: str, field: str = "value", key: str
 
 
 def ci_cells(row: dict[str, Any] | None, metric: str, key: str) -> Markup:
+    """Value, low and high; a slice with too few cases to estimate says so instead."""
+    if row is not None and row.get("estimable") is False:
+        return Markup(
+            f"<td class='num small' colspan='3' data-key='{escape(key)}|estimable' data-value='False'>"
+            f"too few cases ({escape(row['cases'])})</td>"
+        )
     return cell(row, metric, "value", key) + cell(row, metric, "lo", key) + cell(row, metric, "hi", key)
+
+
+def p_cell(row: dict[str, Any] | None, key: str) -> Markup:
+    """Holm-adjusted p-value; a detected gap is marked."""
+    p = None if row is None else row.get("p_holm")
+    if p is None:
+        return Markup(f"<td class='num' data-key='{escape(key)}|p_holm' data-value=''>–</td>")
+    mark = " gap" if row and row.get("detected") else ""
+    shown = f"{p:.2g}" + (" ◆" if mark else "")
+    return Markup(
+        f"<td class='num{mark}' data-key='{escape(key)}|p_holm' data-value='{escape(repr(p))}'>{escape(shown)}</td>"
+    )
 
 
 class View:
@@ -84,7 +105,7 @@ class View:
         for s in self.systems:
             for lv in levels:
                 r = self.metric(s, metric, slice_, lv)
-                if r is not None and r["cases"] > 0:
+                if r is not None and r["cases"] > 0 and r.get("estimable", True):
                     pts.append(charts.Point(lv, s, r["value"], r["lo"], r["hi"]))
         return pts
 
@@ -203,7 +224,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 if d is not None and d["ratio"] is not None and g != ref:
                     pts.append(charts.Point(g, s, d["ratio"], d["lo"], d["hi"]))
                 k = f"{s}|{metric}|{kind}|{g}|disparity"
-                cells += Markup("").join(cell(d, "ratio", f, k) for f in ("ratio", "lo", "hi"))
+                cells += Markup("").join(cell(d, "ratio", f, k) for f in ("ratio", "lo", "hi")) + p_cell(d, k)
             rows.append({"level": g, "cells": cells})
         who = "subject's" if kind == "group" else "bystander's own"
         disparity.append(
@@ -280,7 +301,44 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     for c in card["explained_cases"]:
         explained[CAUSE_LABELS.get(c["cause"], c["cause"])].append(c)
     sc = Scenario.model_validate(card["scenario"])
+    summary = [m for m in declared.values() if m.summary and m.name in card["definitions"]]
+    by_key = {(r["system"], r["metric"], r["slice"], r["level"]): r["values"] for r in card.get("world_spread", [])}
+    spread = [
+        {
+            "system": s,
+            "cells": [
+                {
+                    "pooled": fmt(m.name, (v.metric(s, m.name) or {}).get("value")),
+                    "worlds": ", ".join(fmt(m.name, x) for x in by_key.get((s, m.name, "overall", "all"), [])),
+                }
+                for m in summary
+            ],
+        }
+        for s in v.systems
+    ]
+    gaps = [
+        {
+            "system": d["system"],
+            "metric": d["metric"].replace("_", " "),
+            "level": d["level"],
+            "ratio": fmt("ratio", d["ratio"]),
+            "ci": f"{fmt('ratio', d['lo'])}–{fmt('ratio', d['hi'])}",
+            "p": f"{d['p_holm']:.2g}",
+        }
+        for d in card["disparities"]
+        if d.get("detected")
+        and (declared.get(d["metric"]) is not None)
+        and (declared[d["metric"]].headline or declared[d["metric"]].by_bystander)
+    ]
+    tests = {s: sum(1 for d in card["disparities"] if d["system"] == s and d.get("p") is not None) for s in v.systems}
+    small = sorted({r["level"] for r in card["metrics"] if r.get("estimable") is False and r["slice"] == "group"})
     return {
+        "spread": spread,
+        "summary_metrics": summary,
+        "gaps": gaps,
+        "tests": tests,
+        "small_groups": small,
+        "multiplicity": card.get("multiplicity", {}),
         "card": card,
         "systems": v.systems,
         "reference": ref,
