@@ -3,7 +3,9 @@
 The systems' own compute is the wall time of each system's child process (from start to exit,
 including its imports); everything else (world, trails, docket, sandbox copies, answer checks,
 scoring, scorecard) is harness.
-Usage: python benchmarks/audit_run.py [PRESET ...]   (default: county-10k county-100k)
+With replicate worlds, each stage's time is summed over the worlds. ``PRESET@N`` runs the preset
+with ``audit.worlds = N`` (``county-10k@1``: the single-world time beside the default five).
+Usage: python benchmarks/audit_run.py [PRESET[@N] ...]   (default: county-10k county-100k)
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from pathlib import Path
 
 from trailbench.pipeline import run_all
 from trailbench.scenario import load_scenario
+from trailbench.worlds import world_dir
 
 
-def bench(preset: str) -> dict[str, object]:
-    sc = load_scenario(preset)
+def bench(spec: str) -> dict[str, object]:
+    preset, _, worlds = spec.partition("@")
+    sc = load_scenario(preset, overrides={"audit.worlds": int(worlds)} if worlds else None)
     marks: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -27,14 +31,24 @@ def bench(preset: str) -> dict[str, object]:
         run_all(sc, run, note=lambda m: marks.append((time.perf_counter() - t0, m)))
         total = time.perf_counter() - t0
         compute = {
-            s: json.loads((run / "answers" / s / "status.json").read_text())["compute_s"] for s in sc.systems.run
+            s: round(
+                sum(
+                    json.loads((world_dir(run, sc, k) / "answers" / s / "status.json").read_text())["compute_s"]
+                    for k in range(sc.audit.worlds)
+                ),
+                2,
+            )
+            for s in sc.systems.run
         }
     stages: dict[str, float] = {}
     for (t, m), nxt in zip(marks, [*marks[1:], (total, "end")], strict=True):
-        stages[m.split(":")[0]] = round(nxt[0] - t, 2)
+        label = m.split(": ", 1)[1] if m.startswith("world ") else m  # "world 3: trails: ..." -> "trails: ..."
+        key = label.split(":")[0]
+        stages[key] = round(stages.get(key, 0.0) + nxt[0] - t, 2)
     sys_total = sum(compute.values())
     return {
         "scenario": preset,
+        "worlds": sc.audit.worlds,
         "total_s": round(total, 2),
         "stages_s": stages,
         "system_compute_s": compute,

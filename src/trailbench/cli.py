@@ -253,7 +253,11 @@ def list_tasks() -> None:
 
 
 def print_world_summary(summary: dict[str, Any], run: Path) -> None:
-    head = Table(title="World", show_header=False)
+    worlds = summary.get("worlds", 1)
+    head = Table(
+        title="World 0" + (f" (of {worlds} replicate worlds, each built the same way)" if worlds > 1 else ""),
+        show_header=False,
+    )
     for key in ("people", "households", "units", "records", "record_links"):
         head.add_row(key.replace("_", " "), f"{summary[key]:,}")
     src = Table(title="Records by source")
