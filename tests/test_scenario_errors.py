@@ -109,6 +109,16 @@ BAD: dict[str, tuple[str, str, str]] = {
     "absurd weight": ("[docket]\nforeign_born_weight = 1e300\n", "docket.foreign_born_weight", "less than"),
     "absurd clue age": ("[docket]\nclue_max_years = 1e300\n", "docket.clue_max_years", "less than"),
     "too few probabilities": ("[housing]\nfamily_forms = [0.5, 0.5]\n", "housing.family_forms", "too few values"),
+    "household size out of reach": (
+        "[housing.household_size]\n" + ALL_GROUPS.replace("= 0.", "= 2.").replace("hispanic = 2.2", "hispanic = 1.1"),
+        "housing.household_size.hispanic",
+        "can only reach a mean above 1.21",
+    ),
+    "household size below one": (
+        "[housing.household_size]\n" + ALL_GROUPS.replace("= 0.", "= 2.").replace("white = 2.2", "white = 0.5"),
+        "housing.household_size.white",
+        "greater than or equal to 1",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import date
 from typing import Any, Literal
 
@@ -46,6 +47,17 @@ class ByGroup(Section):
         return [getattr(self, g) for g in GROUPS]
 
 
+class GroupSizes(ByGroup):
+    """One mean household size per group (people per household, from 1 to 20)."""
+
+    hispanic: float = Field(ge=1, le=20)
+    white: float = Field(ge=1, le=20)
+    black: float = Field(ge=1, le=20)
+    api: float = Field(ge=1, le=20)
+    aian: float = Field(ge=1, le=20)
+    multi: float = Field(ge=1, le=20)
+
+
 class WorldConfig(Section):
     people: int = param(10_000, "scenario choice", "number of people in the region", ge=200, le=5_000_000)
     start: date = param(date(2015, 1, 1), "scenario choice", "first day of the scenario period")
@@ -57,9 +69,11 @@ class WorldConfig(Section):
         "share of people by group",
     )
     foreign_born: ByGroup = param(
-        ByGroup(hispanic=0.32, white=0.04, black=0.10, api=0.57, aian=0.02, multi=0.06),
-        "assumption; calibrated so the population share is about 13.7% (FACTS: 2018 ACS, Pew)",
-        "share of each group's householders born abroad",
+        ByGroup(hispanic=0.33, white=0.042, black=0.105, api=0.59, aian=0.02, multi=0.062),
+        "assumption (relative shares by group); scaled so that, weighted by the default group_mix, the population "
+        "share is 13.7% (FACTS: foreign-born share of the US population, 2018 ACS, Pew tabulation)",
+        "share of each group's people (all ages) born abroad; adults are drawn at the higher rate that gives this "
+        "share once children, mostly born in the US to foreign-born parents, are counted",
     )
     vacancy: float = param(0.08, "assumption", "share of housing units vacant at the start", ge=0.02, le=0.3)
     towns: int = param(6, "assumption", "towns in the region (the unit of 'lives in' locations)", ge=1, le=60)
@@ -127,13 +141,30 @@ class HousingConfig(Section):
         "FACTS: 2009-11 ACS (Hispanic >10%, Asian ~9%, White 3.7%); Black, AIAN, multi: assumption",
         "share of households that are multigenerational",
     )
-    one_person: Rate = param(0.28, "assumption (Census CPS 2023 reports about 29% one-person households)", "")
-    shared_nonfamily: Rate = param(0.06, "assumption", "households of unrelated adults sharing a unit")
-    children_mean: float = param(1.9, "assumption", "mean children in households with children", ge=1, le=6)
+    household_size: GroupSizes = param(
+        GroupSizes(hispanic=3.34, white=2.48, black=2.48, api=2.48, aian=2.48, multi=2.48),
+        "FACTS: Census CPS 2004, table AVG1 (Hispanic 3.34, non-Hispanic 2.48); the non-Hispanic figure is "
+        "applied to each non-Hispanic group (assumption)",
+        "mean people per household: each group's household forms and sizes are the shared base below "
+        "(one_person, shared_nonfamily, family_forms, children_mean and the fixed multigenerational, roommate "
+        "assumptions) tilted exponentially in household size until their mean is this, with the group's "
+        "multigenerational share held fixed (the least change to the base that meets the cited mean)",
+    )
+    one_person: Rate = param(
+        0.28,
+        "assumption (Census CPS 2023 reports about 29% one-person households)",
+        "base share of one-person households, before each group's household_size tilt",
+    )
+    shared_nonfamily: Rate = param(
+        0.06, "assumption", "base share of households of unrelated adults sharing a unit (before the tilt)"
+    )
+    children_mean: float = param(
+        1.9, "assumption", "base mean children in households with children (before the tilt)", ge=1, le=6
+    )
     family_forms: Probabilities3 = param(
         (0.45, 0.40, 0.15),
         "assumption",
-        "other family households: couple, couple with children, single parent",
+        "other family households: couple, couple with children, single parent (base, before the tilt)",
     )
     owner_kinds: Probabilities3 = param(
         (0.85, 0.15, 0.0), "assumption", "owners' units: single-family house, small multi-unit, large complex"
@@ -147,6 +178,46 @@ class HousingConfig(Section):
     adult_child_elsewhere: Rate = param(
         0.5, "assumption", "young householders (18-35) whose parents live elsewhere in the region"
     )
+
+    def size_range(self, group: str) -> tuple[float, float]:
+        """The mean household sizes the tilt can reach for ``group`` (open bounds; ``inf`` when
+        households with children are possible): as the tilt goes to -inf every household takes its
+        smallest possible form, as it goes to +inf its largest."""
+        mg = getattr(self.multigenerational, group)
+        rest = max(0.0, 1.0 - self.one_person - self.shared_nonfamily - mg)
+        # (base weight, smallest size, largest size) of each non-multigenerational form
+        forms = (
+            (self.one_person, 1.0, 1.0),
+            (rest * self.family_forms[0], 2.0, 2.0),
+            (rest * self.family_forms[1], 3.0, math.inf),
+            (rest * self.family_forms[2], 2.0, math.inf),
+            (self.shared_nonfamily, 2.0, 4.0),
+        )
+        live = [(lo, hi) for w, lo, hi in forms if w > 0]
+        if mg >= 1.0 or not live:
+            return 3.0, math.inf
+        lo = (1.0 - mg) * min(f[0] for f in live) + mg * 3.0
+        hi = (1.0 - mg) * max(f[1] for f in live) + (math.inf if mg > 0 else 0.0)
+        return lo, hi
+
+    @model_validator(mode="after")
+    def _sizes_reachable(self) -> HousingConfig:
+        problems = []
+        for g in GROUPS:
+            lo, hi = self.size_range(g)
+            want = getattr(self.household_size, g)
+            if not lo < want < hi:
+                shown = f"between {lo:.3g} and {hi:.3g}" if hi < math.inf else f"above {lo:.3g}"
+                problems.append(
+                    (
+                        f"household_size.{g}",
+                        f"the household forms given (one_person, shared_nonfamily, family_forms, "
+                        f"multigenerational.{g}) can only reach a mean {shown}; got {want}",
+                    )
+                )
+        if problems:
+            raise Problem(*problems)
+        return self
 
 
 class WorkConfig(Section):
@@ -249,7 +320,14 @@ class SourcesConfig(Section):
     lease_property: SourceConfig = _src(0.85, 60, 0.0, 0.5)
     dmv: SourceConfig = _src(0.85, 30, 0.4, 0.5)
     dmv_foreign_born_coverage: Rate = param(
-        0.6, "assumption", "DMV coverage among foreign-born adults (licensing access differs)"
+        0.72,
+        "derived: Pew Research Center, 'Key findings about U.S. immigrants' (2017): 24% of immigrants were "
+        "unauthorized in 2015; Pew Charitable Trusts, 'Deciding Who Drives' (Aug 2015): nearly 37% of unauthorized "
+        "immigrants live in a jurisdiction where they may obtain a license; those who may are assumed to hold one at "
+        "the US-born rate, sources.dmv.coverage 0.85 (assumption): 0.85 x (0.76 + 0.24 x 0.37) = 0.72",
+        "DMV coverage among foreign-born adults: lawful immigrants, and unauthorized immigrants in states that "
+        "license them, at the US-born rate; other unauthorized immigrants hold no licence (an upper estimate: "
+        "unauthorized immigrants who may obtain a licence do not all take one up)",
     )
     court: SourceConfig = _src(0.04, 90, 0.3, 2.0)
     phone_directory: SourceConfig = _src(0.7, 45, 0.0, 1.0)
@@ -279,7 +357,13 @@ class SourcesConfig(Section):
 class DocketConfig(Section):
     cases: int = param(1000, "scenario choice", "cases on the docket (capped at the eligible adults)", ge=1)
     foreign_born_weight: float = param(
-        3.0, "scenario choice (an enforcement docket over-samples foreign-born adults)", "", ge=0, le=1e6
+        3.0,
+        "assumption (scenario choice: no cited figure sets it; it depends on the docket modelled)",
+        "how many times as likely a foreign-born adult is as a US-born one to be a case: the docket is assumed "
+        "to be an enforcement docket that over-samples the foreign-born three to one (an immigration docket holds "
+        "only the foreign-born, weight without bound; a docket blind to nativity has weight 1)",
+        ge=0,
+        le=1e6,
     )
     as_of_years: float = param(2.0, "assumption", "as-of dates fall in this many final years of the period", gt=0)
     clue_min_years: float = param(1.0, "assumption", "clues come from a record at least this old", ge=0)

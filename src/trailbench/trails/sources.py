@@ -226,8 +226,9 @@ def phone_directory_events(
     listed = ph.filter(pl.Series(_covered(rng, ph.height, cfg.coverage)))
     ev = listed.select("person_id", "phone", observed_at=_lagged(rng, listed["start"], cfg))
     ev = unit_at(world, _in_period(ev, p)).with_columns(stale_owner=pl.lit(False))
-    # the old owner's name (and address then) still listed under the reassigned number
-    re = ph.filter(pl.col("prev_owner").is_not_null())
+    # the old owner's name (and address then) still listed under the reassigned number (a number
+    # reissued to the person who last held it leaves no one else's name behind)
+    re = ph.filter(pl.col("prev_owner").is_not_null() & (pl.col("prev_owner") != pl.col("person_id")))
     re = re.filter(pl.Series(_covered(rng, re.height, cfg.coverage)))
     lag = rng.integers(0, max(sc.sources.phone_name_lag_days, 1), re.height)
     old = re.select(

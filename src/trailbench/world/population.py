@@ -1,10 +1,13 @@
 """Households and the people in them: form, group, tenure, sex, birth dates and true names.
 
-Groups differ only through cited structure: household form (multigenerational shares),
-tenure, foreign-born shares, and the name tables and naming conventions of each group.
+Groups differ only through cited structure: household form (multigenerational shares and the
+mean household size), tenure, foreign-born shares, and the name tables and naming conventions
+of each group.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -20,29 +23,94 @@ API = GROUPS.index("api")
 WHITE = GROUPS.index("white")
 
 
-def form_probabilities(sc: Scenario) -> np.ndarray:
-    """(groups, forms) probability of each household form."""
+@dataclass(frozen=True)
+class HouseholdModel:
+    """Each group's household forms and the sizes within them (all arrays indexed by group).
+
+    A household's size is 1 (householder) + spouse + elders + children + roommates, by form:
+    one_person 1; couple 2; couple_children 2 + k; single_parent 1 + k; multigenerational
+    1 + spouse + (1 or 2 elders) + k; shared 1 + 1 + Binomial(2, extra roommate); with
+    k = 1 + Poisson(extra_children) children.
+    """
+
+    forms: np.ndarray  # (groups, forms) probability of each form
+    extra_children: np.ndarray  # Poisson mean of children beyond the first
+    mg_spouse: np.ndarray  # multigenerational households with the householder's spouse
+    mg_two_elders: np.ndarray  # multigenerational households with two elders
+    extra_roommate: np.ndarray  # each of up to two extra roommates in shared housing
+
+    def mean_size(self) -> np.ndarray:
+        k = 1.0 + self.extra_children
+        sizes = np.column_stack(
+            [
+                np.ones_like(k),
+                np.full_like(k, 2.0),
+                2.0 + k,
+                1.0 + k,
+                2.0 + self.mg_spouse + self.mg_two_elders + k,
+                2.0 + 2.0 * self.extra_roommate,
+            ]
+        )
+        return np.asarray((self.forms * sizes).sum(axis=1))
+
+
+def _tilted(sc: Scenario, theta: np.ndarray) -> HouseholdModel:
+    """The base household model (shared by every group) tilted by exp(theta * size) per group.
+
+    Tilting a product of independent parts tilts each part: a Bernoulli(p) becomes
+    Bernoulli(p e^t / (1 - p + p e^t)), a Poisson(m) becomes Poisson(m e^t), and each form's
+    weight is multiplied by the moment generating function of its size. The multigenerational
+    share is held at the group's own (cited) value; the other forms share the rest.
+    """
     h = sc.housing
+    t = np.asarray(theta, dtype=np.float64)
+    et = np.exp(t)
+
+    def bern(p: float) -> np.ndarray:
+        return np.asarray(p * et / (1.0 - p + p * et))
+
+    lam = h.children_mean - 1.0
+    q = value("shared_extra_roommate")
+    log_mk = t + lam * (et - 1.0)  # log E[exp(t k)], k = 1 + Poisson(lam)
     mg = np.array(h.multigenerational.as_array())
     rest = np.clip(1.0 - h.one_person - h.shared_nonfamily - mg, 0.0, 1.0)
     fam = np.array(h.family_forms) / sum(h.family_forms)
-    p = np.column_stack(
-        [
-            np.full(len(GROUPS), h.one_person),
-            rest * fam[0],
-            rest * fam[1],
-            rest * fam[2],
-            mg,
-            np.full(len(GROUPS), h.shared_nonfamily),
-        ]
+    one, shared = np.full_like(mg, h.one_person), np.full_like(mg, h.shared_nonfamily)
+    base = np.column_stack([one, rest * fam[0], rest * fam[1], rest * fam[2], shared])
+    log_m = np.column_stack([t, 2 * t, 2 * t + log_mk, t + log_mk, 2 * t + 2 * np.log1p(q * (et - 1.0))])
+    w = np.where(base > 0, base * np.exp(log_m - log_m.max(axis=1, keepdims=True)), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.divide(w, total, out=np.zeros_like(w), where=total > 0) * (1.0 - mg)[:, None]
+    forms = np.column_stack([w[:, :4], mg, w[:, 4]])
+    return HouseholdModel(
+        forms=forms / forms.sum(axis=1, keepdims=True),
+        extra_children=lam * et,
+        mg_spouse=bern(value("multigen_spouse")),
+        mg_two_elders=bern(value("multigen_two_elders")),
+        extra_roommate=bern(q),
     )
-    return p / p.sum(axis=1, keepdims=True)
 
 
-def _expected_size(sc: Scenario) -> np.ndarray:
-    cm = sc.housing.children_mean
-    sizes = np.array([1.0, 2.0, 2.0 + cm, 1.0 + cm, 1.7 + 1.5 + cm, 2.8])
-    return form_probabilities(sc) @ sizes
+def household_model(sc: Scenario) -> HouseholdModel:
+    """Household forms and sizes whose mean per group is ``housing.household_size`` (cited).
+
+    Groups share one base model (assumptions); each group's is the base tilted by exp(t * size),
+    the distribution closest to the base (least relative entropy) with the cited mean size and
+    the group's multigenerational share. The tilt t is found by bisection: the mean grows with t.
+    """
+    want = np.array(sc.housing.household_size.as_array())
+    lo = np.full(len(GROUPS), -30.0)
+    hi = np.full(len(GROUPS), 30.0)
+    for _ in range(80):
+        mid = (lo + hi) / 2.0
+        below = _tilted(sc, mid).mean_size() < want
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    model = _tilted(sc, (lo + hi) / 2.0)
+    miss = np.abs(model.mean_size() - want) > 1e-6
+    if miss.any():  # the schema refuses sizes out of reach; a miss here is a bug
+        raise RuntimeError(f"household sizes not reached for {np.array(GROUPS)[miss].tolist()}; this is a bug")
+    return model
 
 
 def _draw_forms(rng: np.random.Generator, probs: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -55,18 +123,20 @@ def build_households(sc: Scenario, rng: np.random.Generator) -> tuple[pl.DataFra
     n = sc.world.people
     mix = np.array(sc.world.group_mix.as_array())
     mix = mix / mix.sum()
-    esize = _expected_size(sc)
+    model = household_model(sc)
+    esize = model.mean_size()
     p_house = mix / esize
     p_house /= p_house.sum()
     n_h = int(n / float(p_house @ esize) * 1.15) + 10
     group = rng.choice(len(GROUPS), size=n_h, p=p_house)
-    form = _draw_forms(rng, form_probabilities(sc), group)
-    k = 1 + rng.poisson(sc.housing.children_mean - 1.0, size=n_h)
+    form = _draw_forms(rng, model.forms, group)
+    k = 1 + rng.poisson(model.extra_children[group])
     n_spouse = np.isin(form, (1, 2)).astype(np.int64)
-    n_spouse[form == 4] = (rng.random(int((form == 4).sum())) < value("multigen_spouse")).astype(np.int64)
+    mg = form == 4
+    n_spouse[mg] = (rng.random(int(mg.sum())) < model.mg_spouse[group[mg]]).astype(np.int64)
     n_child = np.where(np.isin(form, (2, 3, 4)), k, 0)
-    n_elder = np.where(form == 4, 1 + (rng.random(n_h) < value("multigen_two_elders")), 0)
-    n_room = np.where(form == 5, 1 + rng.binomial(2, value("shared_extra_roommate"), size=n_h), 0)
+    n_elder = np.where(mg, 1 + (rng.random(n_h) < model.mg_two_elders[group]), 0)
+    n_room = np.where(form == 5, 1 + rng.binomial(2, model.extra_roommate[group]), 0)
     size = 1 + n_spouse + n_child + n_elder + n_room
     cum = np.cumsum(size)
     last = int(np.searchsorted(cum, n))  # household that reaches n people
@@ -84,7 +154,8 @@ def build_households(sc: Scenario, rng: np.random.Generator) -> tuple[pl.DataFra
     size = 1 + n_spouse + n_child + n_elder + n_room
     # shared non-family housing is rented (assumption); the other forms own at a rate that
     # keeps each group's overall homeownership at the cited figure
-    own_p = np.array(sc.housing.ownership.as_array())[group] / (1.0 - sc.housing.shared_nonfamily)
+    not_shared = 1.0 - model.forms[:, FORMS.index("shared")]
+    own_p = np.array(sc.housing.ownership.as_array())[group] / not_shared[group]
     tenure_own = (rng.random(len(group)) < own_p) & (form != 5)
     hh = pl.DataFrame(
         {
@@ -119,6 +190,38 @@ def _ages(rng: np.random.Generator, form: np.ndarray, role: np.ndarray, hh_age: 
     hh = role == 0
     age[hh] = hh_age[hh]
     return age
+
+
+def adult_foreign_born_rate(sc: Scenario, group: np.ndarray, role: np.ndarray) -> np.ndarray:
+    """Per group, the rate at which householders, spouses, elders and roommates are drawn
+    foreign-born so that the expected share of the group's people, children included, is
+    ``world.foreign_born``.
+
+    With adult rate r: householders, spouses (who share the householder's status or draw their
+    own) and roommates are foreign-born with probability r, elders (foreign-born with the
+    householder or on their own draw) 2r - r^2, children ``child_foreign_born`` * r. The
+    expected count is quadratic in r; its root in [0, 1] is taken (1 if the share cannot be met).
+    """
+    want = np.array(sc.world.foreign_born.as_array())
+    c = value("child_foreign_born")
+    out = np.zeros(len(GROUPS))
+    for g in range(len(GROUPS)):
+        r_g = role[group == g]
+        n = len(r_g)
+        if n == 0:
+            continue
+        elders = float((r_g == 2).sum())
+        children = float((r_g == 3).sum())
+        adults = n - elders - children
+        b = adults + 2.0 * elders + c * children  # linear term
+        target = want[g] * n
+        if elders > 0:
+            disc = max(b * b - 4.0 * elders * target, 0.0)
+            r = (b - np.sqrt(disc)) / (2.0 * elders)
+        else:
+            r = target / b if b > 0 else 0.0
+        out[g] = min(max(float(r), 0.0), 1.0)
+    return out
 
 
 def build_people(
@@ -157,7 +260,7 @@ def build_people(
     hh_male = male[first]
     male[is_sp] = np.where(same[is_sp], hh_male[is_sp], ~hh_male[is_sp])
     # foreign-born
-    fb_rate = np.array(sc.world.foreign_born.as_array())[group]
+    fb_rate = adult_foreign_born_rate(sc, group, role)[group]
     fb = rng.random(n) < fb_rate
     hh_fb = fb[first]
     fb[is_sp] = np.where(rng.random(int(is_sp.sum())) < value("spouse_same_birthplace"), hh_fb[is_sp], fb[is_sp])
