@@ -202,3 +202,22 @@ def _systems_running(marker: str) -> list[int]:
         if "trailbench.systems.child" in cmd and marker in cmd and state != "Z":
             found.append(int(d.name))
     return found
+
+
+def test_realism_is_measured_on_every_world_and_pooled(first: Path) -> None:
+    """The scorecard's realism table is the declared checks measured on both worlds, pooled; the
+    report shows each row."""
+    from trailbench.pipeline import load_world
+    from trailbench.realism import CHECKS, realism_table
+
+    card = json.loads((first / "scorecard.json").read_text())
+    direct = realism_table([load_world(first / "worlds" / k) for k in ("0", "1")])
+    assert len(card["realism"]) == len(CHECKS) == len(direct)
+    for got, want in zip(card["realism"], direct, strict=True):
+        assert (got["check"], got["level"], got["within"]) == (want["check"], want["level"], want["within"])
+        assert got["measured"] == pytest.approx(want["measured"], abs=1e-6)
+    html = (first / "report.html").read_text()
+    assert "Realism: the worlds against cited figures" in html
+    assert html.count('<td class="state-ok">within</td>') + html.count('<td class="state-bad">outside</td>') == len(
+        CHECKS
+    )

@@ -430,8 +430,14 @@ def check_id(check: Check) -> str:
     return check.name if check.level is None else f"{check.name}[{check.level}]"
 
 
-def pooled(check: Check, worlds: list[World]) -> float:
-    """The check measured over several worlds.
+def measurements(world: World, checks: tuple[Check, ...] = CHECKS) -> list[tuple[float, float]]:
+    """Each check's (measure, weight) on one world: what :func:`pool` needs of it, so worlds can
+    be measured one at a time and never held in memory together."""
+    return [(c.measure(world), c.weight(world)) for c in checks]
+
+
+def pool(check: Check, values: list[tuple[float, float]]) -> float:
+    """The check over several worlds from each world's (measure, weight).
 
     ``pool`` "mean": each world's measure weighted by its ``weight`` (the households, people or
     person-years the measure is a share or mean of), which equals the measure on the worlds
@@ -440,7 +446,6 @@ def pooled(check: Check, worlds: list[World]) -> float:
     where the measure is not a number (nobody to measure) are left out. ``pool`` "min": the
     smallest measure over the worlds.
     """
-    values = [(check.measure(w), check.weight(w)) for w in worlds]
     if check.pool == "min":
         finite = [v for v, _ in values if not math.isnan(v)]
         return min(finite) if finite else math.nan
@@ -450,8 +455,22 @@ def pooled(check: Check, worlds: list[World]) -> float:
     return math.fsum(v * wt for v, wt in values if not math.isnan(v) and wt > 0) / total
 
 
+def pooled(check: Check, worlds: list[World]) -> float:
+    """The check measured over several worlds (see :func:`pool`)."""
+    return pool(check, [(check.measure(w), check.weight(w)) for w in worlds])
+
+
 def realism_table(worlds: list[World], checks: tuple[Check, ...] = CHECKS) -> list[dict[str, object]]:
-    """One row per check, measured pooled over ``worlds`` (see :func:`pooled`).
+    """One row per check, measured pooled over ``worlds`` (see :func:`realism_rows`)."""
+    if not worlds:
+        raise ValueError("realism_table needs at least one world")
+    return realism_rows([measurements(w, checks) for w in worlds], checks)
+
+
+def realism_rows(
+    per_world: list[list[tuple[float, float]]], checks: tuple[Check, ...] = CHECKS
+) -> list[dict[str, object]]:
+    """One row per check from each world's :func:`measurements`, pooled (see :func:`pool`).
 
     Rows: ``check`` (name), ``level`` (group, tenure or None), ``measures`` (what is measured),
     ``measured`` (None when not a finite number: no one to measure, or no number ever
@@ -459,11 +478,11 @@ def realism_table(worlds: list[World], checks: tuple[Check, ...] = CHECKS) -> li
     ("absolute" or "relative": the declared tolerance was a share of ``cited``), ``bound``
     ("both" or "at_least"), ``source`` and ``within``.
     """
-    if not worlds:
-        raise ValueError("realism_table needs at least one world")
+    if not per_world:
+        raise ValueError("realism needs at least one world's measurements")
     rows: list[dict[str, object]] = []
-    for c in checks:
-        m = pooled(c, worlds)
+    for i, c in enumerate(checks):
+        m = pool(c, [values[i] for values in per_world])
         rows.append(
             {
                 "check": c.name,

@@ -114,6 +114,13 @@ def scorecard_schema() -> dict[str, Any]:
                 closed=True,
             ),
         },
+        "realism": {
+            "type": "array",
+            "items": _obj(
+                ["check", "level", "measures", "measured", "cited", "tolerance", "bound", "source", "within"],
+                {"measured": num, "cited": {"type": "number"}, "within": {"type": "boolean"}},
+            ),
+        },
         "exposure": {"type": "array", "items": _obj(["system", "people", "share", "lo", "hi"])},
         "error_types": {"type": "array", "items": _obj(["system", "cause", "count", "share"])},
         "explained_cases": {"type": "array", "items": _obj(["system", "case_id", "outcome", "cause", "chain"])},

@@ -370,6 +370,7 @@ def build_scorecard(
     curves: list[dict[str, Any]] | None = None,
     seeds: list[int] | None = None,
     spread: list[dict[str, Any]] | None = None,
+    realism: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``cases_by_system``: each system's case table pooled over the worlds (world, then case
     order); ``population``: people by group (group, len) summed over the worlds; ``spread``: the
@@ -422,6 +423,7 @@ def build_scorecard(
         "metrics": metrics,
         "disparities": disparities,
         "world_spread": spread or [],
+        "realism": [r | {"measured": _r(r["measured"])} for r in realism or []],
         "exposure": [exposure_row(s, drawn, any_t, w, n_pop, sc.audit.confidence) for s, drawn in exposure.items()],
         "error_types": error_types,
         "explained_cases": explained,

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from trailbench import realism
 from trailbench.audit.cases import case_table, subject_attributes
 from trailbench.audit.scorecard import WORLD, build_scorecard, world_figures, world_spread
 from trailbench.io import write_parquet, write_table_json
@@ -82,9 +83,11 @@ def _in_world(df: pl.DataFrame, k: int) -> pl.DataFrame:
     return df.with_columns(pl.lit(k, dtype=pl.Int32).alias(WORLD))
 
 
-def score_world(wr: WorldRun, systems: tuple[str, ...]) -> tuple[list[SystemScore], pl.DataFrame]:
-    """Every system's answers in one world, scored (each table with a ``world`` column); and the
-    world's population by group."""
+def score_world(
+    wr: WorldRun, systems: tuple[str, ...]
+) -> tuple[list[SystemScore], pl.DataFrame, list[tuple[float, float]]]:
+    """Every system's answers in one world, scored (each table with a ``world`` column); the
+    world's population by group; and its realism measurements."""
     world, trails, truth = wr.load()
     subjects = subject_attributes(world, truth)
     # systems are scored independently (threads: Polars releases the GIL); kept in scenario order
@@ -96,7 +99,7 @@ def score_world(wr: WorldRun, systems: tuple[str, ...]) -> tuple[list[SystemScor
         r.drawn = None if r.drawn is None else _in_world(r.drawn, wr.index)
         for row in r.explained:
             row[WORLD] = wr.index
-    return scored, world.people.group_by("group").len()
+    return scored, world.people.group_by("group").len(), realism.measurements(world)
 
 
 def pooled_error_types(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,10 +119,12 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
     systems = sc.systems.run
     per_world = []
     people = []
+    measured = []
     for wr in worlds:  # one world in memory at a time
-        scored, by_group = score_world(wr, systems)
+        scored, by_group, realism_values = score_world(wr, systems)
         per_world.append(scored)
         people.append(by_group)
+        measured.append(realism_values)
     population = pl.concat(people).group_by("group").agg(pl.col("len").sum()).sort("group")
     names = [n for n in registry.outcome_tables() if n not in registry.AUDIT_TABLES]
     for name in names:
@@ -169,6 +174,7 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
         curves,
         [wr.scenario.seed for wr in worlds],
         world_spread(world_metrics),
+        realism.realism_rows(measured),
     )
     write_table_json(card, run / "scorecard.json")
     return card

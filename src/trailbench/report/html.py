@@ -332,7 +332,21 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     ]
     tests = {s: sum(1 for d in card["disparities"] if d["system"] == s and d.get("p") is not None) for s in v.systems}
     small = sorted({r["level"] for r in card["metrics"] if r.get("estimable") is False and r["slice"] == "group"})
+    realism = [
+        {
+            "check": r["check"].replace("_", " "),
+            "level": r["level"] or "all",
+            "measures": r["measures"],
+            "measured": _figure(r["measured"], r["cited"]),
+            "cited": _figure(r["cited"], r["cited"]),
+            "tolerance": ("≥ " if r["bound"] == "at_least" else "± ") + _figure(r["tolerance"], r["cited"]),
+            "source": r["source"],
+            "within": r["within"],
+        }
+        for r in card.get("realism", [])
+    ]
     return {
+        "realism": realism,
         "spread": spread,
         "summary_metrics": summary,
         "gaps": gaps,
@@ -367,6 +381,13 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "command": f"trailbench run {run_dir / 'scenario.toml'} --out {run_dir}",
         "scenario_toml": sc.to_toml(),
     }
+
+
+def _figure(v: float | None, cited: float) -> str:
+    """A realism figure in its cited figure's units: shares as percentages, the rest as numbers."""
+    if v is None:
+        return "–"
+    return f"{100 * v:.1f}%" if 0 < cited < 1 else f"{v:.2f}"
 
 
 def isolation_text(iso: dict[str, Any]) -> str:
