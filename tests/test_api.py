@@ -27,7 +27,10 @@ from trailbench.scenario import Scenario, ScenarioError
 from trailbench.tasks import registry
 
 SYSTEMS = ["exact", "broker"]
-METRIC_COLUMNS = ["system", "metric", "task", "slice", "level", "value", "lo", "hi", "denominator", "cases", "estimable"]
+METRIC_COLUMNS = [
+    *("system", "metric", "task", "slice", "level"),
+    *("value", "lo", "hi", "denominator", "cases", "estimable"),
+]
 STABLE_TABLES = ("metrics", "disparities", "exposure", "error_types")
 
 

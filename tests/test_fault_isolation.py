@@ -95,7 +95,8 @@ def test_markup_and_escapes_from_a_system_reach_the_console_as_text(tmp_path: Pa
     bad = tmp_path / "bad.py"
     bad.write_text("import sys\nprint('[/red][bold]x \\x1b[31mred\\x00 \\x1b]0;title\\x07')\nsys.exit(3)\n")
     (tmp_path / "s.toml").write_text(
-        f'name = "markup"\n[world]\npeople = 2000\ntowns = 3\n[docket]\ncases = 30\n[audit]\nbootstrap = 50\nworlds = 1\n'
+        f'name = "markup"\n[world]\npeople = 2000\ntowns = 3\n[docket]\ncases = 30\n'
+        f"[audit]\nbootstrap = 50\nworlds = 1\n"
         f'[systems]\nrun = ["exact", "bad"]\n[systems.commands]\nbad = "{sys.executable} {bad}"\n'
     )
     args = ["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run")]

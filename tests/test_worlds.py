@@ -3,6 +3,7 @@ decides whether a gap is named."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_two_stage_weights_draw_whole_worlds(sizes: list[int], seed: int) -> Non
     assert w.shape == (200, sum(sizes))
     assert (w >= 0).all() and (w == np.round(w)).all()
     edges = np.cumsum([0, *sizes])
-    blocks = np.stack([w[:, a:b].sum(axis=1) for a, b in zip(edges[:-1], edges[1:], strict=True)], axis=1)
+    blocks = np.stack([w[:, a:b].sum(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
     times = blocks / np.array(sizes)  # how often each world was drawn in each replicate
     assert (times == np.round(times)).all()
     assert (times.sum(axis=1) == len(sizes)).all()  # as many world draws as worlds

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from trailbench.mechanisms import ALL, MECHANISMS
 from trailbench.pipeline import check_systems, default_run_dir, make_world, run_all
 from trailbench.report.compare import render_compare
 from trailbench.report.html import ci_label, fmt, render_report
@@ -164,6 +165,85 @@ def compare(
         )
     console.print(table)
     console.print(f"comparison: {path}")
+
+
+@app.command("attribute")
+def attribute(
+    scenario: Annotated[str, typer.Argument(help="preset name or path to a TOML scenario")] = "county-10k",
+    out: Annotated[Path | None, typer.Option(help="run directory (default runs/<name>-<hash8>)")] = None,
+    switches: Annotated[
+        str | None,
+        typer.Option(
+            help=f"comma-separated switches: {', '.join(m.name for m in MECHANISMS)}, or {ALL}; a+b turns two on "
+            "together (default: each on its own, then all)"
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="configurations run side by side (default: one per core, up to 4)")
+    ] = None,
+    no_sandbox: Annotated[
+        bool, typer.Option("--no-sandbox", help="run every system without isolation; the report says so")
+    ] = False,
+) -> None:
+    """What carries each gap: the audit again on the same worlds with each mechanism switched off
+    (and all together), and how much of every disparity each switch removes, with paired intervals."""
+    from trailbench.attribution import attribute as attribute_run
+    from trailbench.attribution import configurations, parse_switches
+
+    sc = _load(scenario, None)
+    run_dir = out or default_run_dir(sc)
+    try:
+        chosen = parse_switches(switches)
+        configurations(sc, chosen)  # every switched scenario is valid before anything runs
+        check_systems(sc, use_sandbox=not no_sandbox)
+        with stage_progress(len(chosen) + 4) as note:
+            result = attribute_run(sc, run_dir, chosen, use_sandbox=not no_sandbox, note=note, jobs=jobs)
+    except ScenarioError as err:
+        _fail(err)
+    print_attribution(result, run_dir)
+
+
+def print_attribution(result: dict[str, Any], run_dir: Path) -> None:
+    """Per system, the first summary harm metric's ratio by group under the baseline and each switch."""
+    metric = next(
+        (m.name for m in registry.metrics().values() if m.summary and not m.higher_is_better and m.disparity), None
+    )
+    rows = [r for r in result["rows"] if r["metric"] == metric and r["slice"] == "group"]
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    table = Table(
+        title=f"{(metric or '').replace('_', ' ')}: ratio to {result['reference_group']}",
+        caption=f"* {round(100 * result['confidence'])}% paired interval excludes 1",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    for col in ("system", "switch"):
+        table.add_column(col, no_wrap=True)
+    for g in groups:
+        table.add_column(g, justify="right", no_wrap=True)
+
+    def shown(v: float | None, lo: float | None, hi: float | None) -> str:
+        if v is None:
+            return "–"
+        return f"{v:.2f}{'*' if lo is not None and hi is not None and (lo > 1 or hi < 1) else ' '}"
+
+    for system in result["systems"]:
+        own = {(r["switch"], r["group"]): r for r in rows if r["system"] == system}
+        if not own:
+            continue
+        first = {g: next((r for (_, gg), r in own.items() if gg == g), None) for g in groups}
+        table.add_row(
+            system,
+            "(baseline)",
+            *(shown(r["base_ratio"], r["base_lo"], r["base_hi"]) if r else "–" for r in first.values()),
+        )
+        for sw in result["switches"]:
+            cells = [own.get((sw["name"], g)) for g in groups]
+            table.add_row("", sw["name"], *(shown(r["ratio"], r["lo"], r["hi"]) if r else "–" for r in cells))
+        table.add_section()
+    console.print(table)
+    console.print(f"attribution: {run_dir / 'attribution.json'}", soft_wrap=True)
+    console.print(f"report:      {run_dir / 'report.html'}", soft_wrap=True)
 
 
 def _value(card: dict[str, Any], row: dict[str, Any] | None, metric: str) -> str:

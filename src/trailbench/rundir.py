@@ -103,9 +103,12 @@ def sweep_temps(run: Path) -> int:
 
     Called with the lock held, when no other trailbench run writes here. The temporaries of
     ``report.html`` are left alone: ``trailbench report`` rewrites it without taking the lock.
+    A directory below holding a lock of its own is another run's (``attribution/<switch>/``,
+    possibly running now) and is left to it.
     """
     removed = 0
-    for dirpath, _dirs, names in os.walk(run):
+    for dirpath, dirs, names in os.walk(run):
+        dirs[:] = [d for d in dirs if not (Path(dirpath) / d / LOCK_NAME).exists()]
         for name in names:
             if not (name.startswith(".") and name.endswith(TMP_SUFFIX)) or name.startswith(".report.html."):
                 continue

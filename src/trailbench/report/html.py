@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from trailbench.audit.cases import STRATA_LABELS
 from trailbench.io import write_text
 from trailbench.report import charts
+from trailbench.report.attribution import attribution_context
 from trailbench.scenario import GROUPS, Scenario, parameter_table
 from trailbench.tasks import registry
 from trailbench.tasks.locate import CAUSES, OUTCOMES
@@ -367,6 +368,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "headline_metrics": headline_metrics,
         "ci": ci_label(card),
         "disparity": disparity,
+        "attribution": attribution_context(run_dir, card.get("scenario_hash")),
         "strata": strata,
         "strata_chart": strata_chart,
         "error_rows": error_rows,
