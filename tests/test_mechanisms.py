@@ -241,6 +241,21 @@ def test_every_switch_on_closes_the_hispanic_wrong_door_gap(
     assert r["shrink_lo"] > 0.2, r  # paired: the gap removed is more than the worlds' noise
 
 
+def test_with_every_switch_on_no_wrong_door_gap_is_named(attributed: tuple[Path, dict[str, Any]]) -> None:
+    """With every group difference switched off, the summary names no wrong-door gap for any group
+    (Holm over each system's disparities), while the baseline names the Hispanic one."""
+    from trailbench.cli import gap_line
+
+    run, _ = attributed
+    base = json.loads((run / "scorecard.json").read_text())
+    equal = json.loads((run / "attribution" / mechanisms.ALL / "scorecard.json").read_text())
+    for system in SYSTEMS:
+        assert "hispanic/white" in gap_line(base, system, "wrong_door_rate")
+        assert "no gap detected" in gap_line(equal, system, "wrong_door_rate")
+        named = [d for d in equal["disparities"] if d["system"] == system and d["detected"]]
+        assert not [d for d in named if d["metric"] in ("wrong_door_rate", "correct_rate", "located_within_budget")]
+
+
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_equal_housing_shrinks_the_hispanic_wrong_door_gap(
     attributed: tuple[Path, dict[str, Any]], system: str

@@ -247,9 +247,11 @@ def system_metrics(
                 "hi": _r(hi[i]),
                 "denominator": _r(dsum[i]),
                 "cases": n_cases.get((kind, level), t.height),
-                # too few cases to estimate: shown as such, never with an interval that spans the axis
+                # too few to estimate (cases in the slice, or what the rate is a share of: wrong
+                # answers for an error share, say): shown as such, never with an interval that
+                # spans the axis; a rate of 8 of 8 would otherwise bootstrap to no variance at all
                 "estimable": kind in ("overall", "bystander_group")
-                or n_cases.get((kind, level), t.height) >= sc.audit.min_group_cases,
+                or bool(min(n_cases.get((kind, level), t.height), dsum[i]) >= sc.audit.min_group_cases),
             }
         )
     # disparities: each group's rate over the reference group's, per replicate (paired)
@@ -261,9 +263,10 @@ def system_metrics(
             continue
         ri = index[(m.name, m.task, kind, ref)]
         for g in GROUPS:
-            if kind == "group" and n_cases[("group", g)] < sc.audit.min_group_cases:
+            gi = index[(m.name, m.task, kind, g)]
+            if not (rows[gi]["estimable"] and rows[ri]["estimable"]):
                 continue
-            pairs.append((index[(m.name, m.task, kind, g)], ri, m.name, kind))
+            pairs.append((gi, ri, m.name, kind))
     disp = []
     if pairs:
         ga = np.array([p[0] for p in pairs])

@@ -446,7 +446,13 @@ class AuditConfig(Section):
     reference_group: str | None = param(
         None, "DESIGN.md §6 (default: the largest group)", "group whose rate is the denominator of disparities"
     )
-    min_group_cases: int = param(20, "scenario choice", "groups with fewer cases get no disparity ratio", ge=1)
+    min_group_cases: int = param(
+        20,
+        "scenario choice",
+        "a group or stratum slice with fewer cases, or fewer of what its rate is a share of (wrong answers for an "
+        "error share), is flagged too small to estimate and gets no disparity ratio",
+        ge=1,
+    )
     explained_cases: int = param(3, "scenario choice", "explained cases kept per system and error type", ge=0)
     wrong_door_budget: float = param(
         5.0,
