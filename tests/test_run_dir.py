@@ -35,6 +35,7 @@ from trailbench.rundir import (
 )
 from trailbench.scenario import Scenario, ScenarioError, parse_scenario
 from trailbench.stages import stage_hash
+from trailbench.world import TABLES
 
 SC = small_scenario(name="rundir", docket={"cases": 100}, audit={"bootstrap": 50}, systems={"run": ["exact"]})
 
@@ -79,6 +80,7 @@ def test_a_rerun_reuses_every_stage_and_markers_hold_checksums(run: Path, base: 
     assert notes == [
         "world: cached",
         "trails: cached",
+        "signals: cached",
         "docket: cached",
         "system exact: cached",
         "audit: cached",
@@ -86,7 +88,13 @@ def test_a_rerun_reuses_every_stage_and_markers_hold_checksums(run: Path, base: 
     ]
     m = read_marker(run, "world")
     assert m is not None and m["format"] == 2 and m["hash"] == stage_hash(SC, "world")
-    assert set(m["files"]) == {f"world/{p.name}" for p in (run / "world").glob("*.parquet")}
+    assert set(m["files"]) == {f"world/{t}.parquet" for t in TABLES}
+    signals = read_marker(run, "signals")
+    assert signals is not None
+    world_files = {f"world/{p.name}" for p in (run / "world").glob("*.parquet")}
+    assert world_files == set(m["files"]) | {f for f in signals["files"] if f.startswith("world/")}
+    parts = {str(p.relative_to(run)) for p in (run / "trails" / "pings").glob("part-*.parquet")}
+    assert parts and parts <= set(signals["files"])
     for rel, rec in m["files"].items():
         assert rec == {"sha256": file_sha256(run / rel), "size": (run / rel).stat().st_size}
     system, audit = read_marker(run, "system-exact"), read_marker(run, "audit")
@@ -102,6 +110,8 @@ def test_a_rerun_reuses_every_stage_and_markers_hold_checksums(run: Path, base: 
     [
         ("world/people.parquet", "world"),
         ("trails/records.parquet", "trails"),
+        ("trails/pings/part-00000.parquet", "signals"),
+        ("world/stays.parquet", "signals"),
         ("docket/cases.parquet", "docket"),
         ("answers/exact/locate.parquet", "system exact"),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from trailbench.docket import Docket, build_docket
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
 from trailbench.resources import check_resources
+from trailbench.rng import stream
 from trailbench.rundir import (
     check_stage,
     clear_run_dir,
@@ -33,11 +35,16 @@ from trailbench.rundir import (
     unmark_stage,
 )
 from trailbench.scenario import Scenario
-from trailbench.stages import STAGES, stage_hash
+from trailbench.stages import SIGNAL_FOLDERS, SIGNAL_OUTPUTS, SIGNAL_WORLD, STAGES, stage_hash
 from trailbench.systems.registry import Resolved
 from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
-from trailbench.world import TABLES, World, build_world
+from trailbench.trails.signals import write_signals
+from trailbench.world import TABLES, World, build_world, period
+from trailbench.world.activity import build_activity
+from trailbench.world.devices import build_devices
+from trailbench.world.places import build_places
+from trailbench.world.window import default_window
 from trailbench.worlds import world_dir, world_scenario
 
 Progress = Callable[[str], None]
@@ -113,6 +120,38 @@ def load_trails(run: Path) -> Trails:
         address_register=pl.read_parquet(run / "trails" / "address_register.parquet"),
         truth_records=pl.read_parquet(run / "truth" / "records.parquet"),
     )
+
+
+def signals_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> None:
+    """Places, each person's stays over the audit window, devices and their identifiers (world/);
+    pings and Wi-Fi sightings (trails/) and their truth (truth/)."""
+    if _reuse(run, "signals", stage_hash(sc, "signals"), "signals", "living the audit window", note):
+        return
+    for side in ("trails", "truth"):  # a rebuild may write fewer parts: none of the old may linger
+        for folder in SIGNAL_FOLDERS:
+            shutil.rmtree(run / side / folder, ignore_errors=True)
+    places = build_places(
+        stream(sc.seed, "world", "places"), world.units, world.people.height, world.employers, sc.movement
+    )
+    window = default_window(period(sc)[1], sc.movement.window_days)
+    activity = build_activity(world, places, sc.movement, sc.seed, window)
+    devices = build_devices(world.people, sc.devices, sc.seed, window)
+    tables = {
+        "places": places,
+        "stays": activity.stays,
+        "schedules": activity.schedules,
+        "devices": devices.devices,
+        "ad_ids": devices.ad_ids,
+        "device_holders": devices.holders,
+    }
+    for name in SIGNAL_WORLD:
+        write_parquet(tables[name], run / "world" / f"{name}.parquet")
+    write_signals(
+        activity, devices, places, world.people.height, sc.devices, sc.seed, run / "trails", run / "truth", workers
+    )
+    fixed = [run / f for f in SIGNAL_OUTPUTS if not f.endswith("/*")]
+    parts = [p for side in ("trails", "truth") for f in SIGNAL_FOLDERS for p in _files_under(run, run / side / f)]
+    mark_stage(run, "signals", stage_hash(sc, "signals"), [*fixed, *parts])
 
 
 def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Progress = lambda s: None) -> Docket:
@@ -243,6 +282,7 @@ def build_replicate(
     say = note if sc.audit.worlds == 1 else (lambda msg: note(f"world {k}: {msg}"))
     w = world_stage(where, sc_k, say)
     t = trails_stage(where, sc_k, w, workers or default_workers(), say)
+    signals_stage(where, sc_k, w, workers or default_workers(), say)
     d = docket_stage(where, sc_k, w, t, say)
     statuses = systems_stage(where, sc_k, say, systems)
     if sc.audit.worlds == 1:  # one world: what was just built is handed to the audit as is

@@ -41,6 +41,16 @@ def _tasks() -> object:
     return [[t.name, t.version, [[m.name, m.version] for m in t.metrics]] for t in registry.tasks()]
 
 
+SIGNAL_WORLD = ("places", "stays", "schedules", "devices", "ad_ids", "device_holders")  # world/<name>.parquet
+SIGNAL_FOLDERS = ("pings", "wifi_sightings")  # trails/<name>/ and truth/<name>/, partitioned
+SIGNAL_OUTPUTS = (
+    *(f"world/{n}.parquet" for n in SIGNAL_WORLD),
+    *(f"{side}/{n}/*" for side in ("trails", "truth") for n in SIGNAL_FOLDERS),
+    "trails/wifi_sensors.parquet",
+    "truth/wifi_sensors.parquet",
+    "truth/device_ids.parquet",
+)
+
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
@@ -65,9 +75,17 @@ STAGES: dict[str, Stage] = {
             _sources,
         ),
         Stage(
+            "signals",
+            ("movement", "devices"),
+            "trails",
+            SIGNAL_OUTPUTS,
+            "daily life, devices and their signals: stays, phones and identifiers (world/), pings and Wi-Fi "
+            "sightings (trails/), which device and person each came from (truth/)",
+        ),
+        Stage(
             "docket",
             ("docket",),
-            "trails",
+            "signals",
             ("docket/cases.parquet", "truth/cases.parquet"),
             "the cases: subject, as-of date and clues",
         ),

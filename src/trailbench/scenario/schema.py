@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from trailbench.scenario.movement import DevicesConfig, MovementConfig
 from trailbench.scenario.types import (
     GROUPS,
     Command,
@@ -487,6 +488,8 @@ class Scenario(Section):
     work: WorkConfig = Field(default_factory=WorkConfig)
     phones: PhonesConfig = Field(default_factory=PhonesConfig)
     ties: TiesConfig = Field(default_factory=TiesConfig)
+    movement: MovementConfig = Field(default_factory=MovementConfig)
+    devices: DevicesConfig = Field(default_factory=DevicesConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     docket: DocketConfig = Field(default_factory=DocketConfig)

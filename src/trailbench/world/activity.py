@@ -115,7 +115,7 @@ def _schedules_frame(ctx: Context, sched: Schedule) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "person_id": ctx.person_id,
-            "shift": np.where(sched.shift >= 0, np.array(SHIFTS, dtype=object)[np.maximum(sched.shift, 0)], None),
+            "shift": pl.Series([SHIFTS[i] if i >= 0 else None for i in sched.shift.tolist()], dtype=pl.String),
             "informal": sched.informal,
             "multiple_jobs": sched.second_job,
             "home_worker": sched.home_worker,
