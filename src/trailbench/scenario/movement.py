@@ -53,7 +53,12 @@ class MovementConfig(Section):
     """Each person's stays over the audit window: home, work by shift, school, errands and visits."""
 
     window_days: int = param(
-        28, "assumption (short, so pings stay tractable)", "length of the audit window, days", ge=1, le=49
+        14,
+        "assumption: two weeks, so every weekday and weekend day occurs twice while the five replicate worlds' "
+        "pings stay within the default audit's time (about 8.8 million pings a world for county-10k)",
+        "length of the audit window, days",
+        ge=1,
+        le=49,
     )
     places: PlaceDensity = Field(default_factory=PlaceDensity)
     place_zipf: float = param(
