@@ -35,6 +35,11 @@ def _r(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
+def _sig(x: float) -> float | None:
+    """A p-value to three significant digits (six decimals would round 1e-9 to 0)."""
+    return None if x is None or not np.isfinite(x) else float(f"{float(x):.3g}")
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "trailbench": __version__}
     for d in DEPENDENCIES:
@@ -287,7 +292,7 @@ def system_metrics(
                     "ratio": _r(ratio[k]),
                     "lo": _r(dlo[k]),
                     "hi": _r(dhi[k]),
-                    "p": None if g_i == r_i else _r(p[k]),
+                    "p": None if g_i == r_i else _sig(p[k]),
                 }
             )
     holm(disp, 1.0 - sc.audit.confidence)
@@ -321,7 +326,7 @@ def holm(rows: list[dict[str, Any]], alpha: float) -> None:
     running = 0.0
     for j, (p, i) in enumerate(tested):
         running = max(running, min(1.0, (m - j) * p))
-        rows[i]["p_holm"] = _r(running)
+        rows[i]["p_holm"] = _sig(running)
     for r in rows:
         r.setdefault("p_holm", None)
         r["detected"] = r["p_holm"] is not None and r["p_holm"] < alpha
