@@ -316,3 +316,23 @@ def test_median_factor_makes_the_median_error_the_sources(sigma: float) -> None:
 def test_expand_is_repeat(counts: list[int]) -> None:
     c = np.array(counts, dtype=np.int64)
     assert np.array_equal(expand(c), np.repeat(np.arange(len(c)), c))
+
+
+def test_ping_files_do_not_group_a_household(run: Run, tiny_world: World) -> None:
+    """Shortcut suite: which part file a device's pings land in must not tell whose device it is.
+    Were parts cut by blocks of devices in person order, a household's advertising IDs would share
+    a file far more often than chance, narrowing device linkage to a few hundred people."""
+    files = sorted((run.out / "trails" / "pings").glob("part-*.parquet"))
+    part = pl.concat(
+        [pl.read_parquet(f, columns=["device_id"]).unique().with_columns(part=pl.lit(i)) for i, f in enumerate(files)]
+    )
+    ids = pl.read_parquet(run.out / "truth" / "device_ids.parquet").filter(pl.col("kind") == "ad_id")
+    owned = part.join(ids.select(device_id="identifier", person_id="person_id"), on="device_id").join(
+        tiny_world.people.select("person_id", "household_id"), on="person_id"
+    )
+    pairs = owned.join(owned, on="household_id", suffix="_b").filter(pl.col("device_id") < pl.col("device_id_b"))
+    same = float((pairs["part"] == pairs["part_b"]).mean())  # type: ignore[arg-type]
+    share = owned.group_by("part").len()["len"].to_numpy() / owned.height
+    chance = float((share**2).sum())  # two IDs drawn at random share a file this often
+    assert len(files) >= 3 and pairs.height > 100
+    assert same < chance + 0.1, (same, chance)
