@@ -27,8 +27,8 @@ import numpy as np
 import polars as pl
 
 from trailbench import __version__, mechanisms
-from trailbench.audit.bootstrap import interval
-from trailbench.audit.scorecard import WORLD, bootstrap_weights, metric_replicates
+from trailbench.audit.bootstrap import interval, ratio_of
+from trailbench.audit.scorecard import WORLD, bootstrap_weights, metric_replicates, rounded
 from trailbench.io import write_table_json
 from trailbench.pipeline import run_all
 from trailbench.report.attribution import FILE
@@ -152,11 +152,6 @@ def disparity_metrics() -> list[Metric]:
     return [m for m in registry.metrics().values() if m.disparity and (m.headline or m.by_bystander)]
 
 
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
-
-
 def log_shrink(base: np.ndarray, switched: np.ndarray) -> np.ndarray:
     """``1 - log(switched) / log(base)``: the share of the gap, on the log scale, a switch removes;
     NaN where the base ratio is within 1% of 1 (no gap to share out) or either is not positive."""
@@ -183,21 +178,20 @@ def measure(
         rep = metric_replicates(t, w, sc, pop, shared)
         for m in disparity_metrics():
             kind = "bystander_group" if m.by_bystander else "group"
-            r = rep.column((m.name, m.task, kind, ref))
+            ref_key = (m.name, m.task, kind, ref)
+            r = rep.column(ref_key)
             for g in GROUPS:
                 if g == ref:
                     continue
-                i = rep.column((m.name, m.task, kind, g))
-                small = kind == "group" and rep.n_cases[(kind, g)] < sc.audit.min_group_cases
-                point = np.nan if small else float(_ratio(rep.point[i], rep.point[r]))
-                reps = np.full(len(w), np.nan) if small else _ratio(rep.reps[:, i], rep.reps[:, r])
+                key = (m.name, m.task, kind, g)
+                i = rep.column(key)
+                least = sc.audit.min_group_cases
+                small = not (rep.estimable(key, least) and rep.estimable(ref_key, least))
+                point = np.nan if small else float(ratio_of(rep.point[i], rep.point[r]))
+                reps = np.full(len(w), np.nan) if small else ratio_of(rep.reps[:, i], rep.reps[:, r])
                 out[(system, m.name, kind, g)] = (point, reps)
     assert w is not None, "a scenario runs at least one system"
     return out, w
-
-
-def _r(x: float) -> float | None:
-    return None if not np.isfinite(x) else round(float(x), 6)
 
 
 def attribution_rows(
@@ -231,15 +225,15 @@ def attribution_rows(
                     "group": group,
                     "reference": ref,
                     "switch": name,
-                    "base_ratio": _r(b_point[j]),
-                    "base_lo": _r(b_lo[j]),
-                    "base_hi": _r(b_hi[j]),
-                    "ratio": _r(s_point[j]),
-                    "lo": _r(s_lo[j]),
-                    "hi": _r(s_hi[j]),
-                    "shrink": _r(shrink[j]),
-                    "shrink_lo": _r(k_lo[j]) if gap else None,
-                    "shrink_hi": _r(k_hi[j]) if gap else None,
+                    "base_ratio": rounded(b_point[j]),
+                    "base_lo": rounded(b_lo[j]),
+                    "base_hi": rounded(b_hi[j]),
+                    "ratio": rounded(s_point[j]),
+                    "lo": rounded(s_lo[j]),
+                    "hi": rounded(s_hi[j]),
+                    "shrink": rounded(shrink[j]),
+                    "shrink_lo": rounded(k_lo[j]) if gap else None,
+                    "shrink_hi": rounded(k_hi[j]) if gap else None,
                 }
             )
     return rows

@@ -52,6 +52,12 @@ def ratios(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return point, reps, d
 
 
+def ratio_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b where b > 0, NaN elsewhere (a disparity whose reference rate is 0 is undefined)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
 def interval(reps: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval per column (linear interpolation over the defined replicates);
     NaN where fewer than half the replicates are defined. Vectorised over columns."""

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from trailbench import __version__
-from trailbench.audit.bootstrap import interval, ratios, two_stage_weights
+from trailbench.audit.bootstrap import interval, ratio_of, ratios, two_stage_weights
 from trailbench.audit.schema import scorecard_schema
 from trailbench.rng import stream
 from trailbench.scenario import GROUPS, Scenario
@@ -31,7 +31,8 @@ TIMINGS = ("wall_s", "compute_s", "peak_memory_mb")  # kept in status.json, neve
 DEPENDENCIES = ("numpy", "polars", "pyarrow", "duckdb", "splink", "pydantic", "jinja2")
 
 
-def _r(x: float) -> float | None:
+def rounded(x: float) -> float | None:
+    """A figure as the scorecard keeps it: six decimals, None where not finite."""
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
@@ -165,6 +166,16 @@ class Replicates:
     def column(self, key: Key) -> int:
         return self.keys.index(key)
 
+    def estimable(self, key: Key, min_cases: int) -> bool:
+        """Enough to estimate: overall and bystander slices always; a group or stratum slice needs
+        ``min_cases`` cases and as many of what its rate is a share of (wrong answers for an
+        error share, say), or a rate of 8 of 8 bootstraps to no variance at all."""
+        kind, level = key[2], key[3]
+        if kind in ("overall", "bystander_group"):
+            return True
+        i = self.column(key)
+        return bool(min(self.n_cases.get((kind, level), 0), self.dsum[i]) >= min_cases)
+
 
 def metric_replicates(
     t: pl.DataFrame,
@@ -247,16 +258,13 @@ def system_metrics(
                 "task": task,
                 "slice": kind,
                 "level": level,
-                "value": _r(point[i]),
-                "lo": _r(lo[i]),
-                "hi": _r(hi[i]),
-                "denominator": _r(dsum[i]),
+                "value": rounded(point[i]),
+                "lo": rounded(lo[i]),
+                "hi": rounded(hi[i]),
+                "denominator": rounded(dsum[i]),
                 "cases": n_cases.get((kind, level), t.height),
-                # too few to estimate (cases in the slice, or what the rate is a share of: wrong
-                # answers for an error share, say): shown as such, never with an interval that
-                # spans the axis; a rate of 8 of 8 would otherwise bootstrap to no variance at all
-                "estimable": kind in ("overall", "bystander_group")
-                or bool(min(n_cases.get((kind, level), t.height), dsum[i]) >= sc.audit.min_group_cases),
+                # too few to estimate: shown as such, never with an interval that spans the axis
+                "estimable": rep.estimable(keys[i], sc.audit.min_group_cases),
             }
         )
     # disparities: each group's rate over the reference group's, per replicate (paired)
@@ -276,9 +284,7 @@ def system_metrics(
     if pairs:
         ga = np.array([p[0] for p in pairs])
         ra = np.array([p[1] for p in pairs])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(point[ra] > 0, point[ga] / np.where(point[ra] > 0, point[ra], 1), np.nan)
-            rr = np.where(reps[:, ra] > 0, reps[:, ga] / np.where(reps[:, ra] > 0, reps[:, ra], 1), np.nan)
+        ratio, rr = ratio_of(point[ga], point[ra]), ratio_of(reps[:, ga], reps[:, ra])
         dlo, dhi = interval(rr, sc.audit.confidence)
         p = wald_p(ratio, rr)
         for k, (g_i, r_i, mname, kind) in enumerate(pairs):
@@ -289,9 +295,9 @@ def system_metrics(
                     "slice": kind,
                     "level": keys[g_i][3],
                     "reference": ref,
-                    "ratio": _r(ratio[k]),
-                    "lo": _r(dlo[k]),
-                    "hi": _r(dhi[k]),
+                    "ratio": rounded(ratio[k]),
+                    "lo": rounded(dlo[k]),
+                    "hi": rounded(dhi[k]),
                     "p": None if g_i == r_i else _sig(p[k]),
                 }
             )
@@ -354,7 +360,13 @@ def exposure_row(
     (both summed over the worlds)."""
     n, exposed = exposure_replicates(drawn, cases, w)
     lo, hi = interval((exposed / population)[:, None], confidence)
-    return {"system": system, "people": int(n), "share": _r(n / population), "lo": _r(lo[0]), "hi": _r(hi[0])}
+    return {
+        "system": system,
+        "people": int(n),
+        "share": rounded(n / population),
+        "lo": rounded(lo[0]),
+        "hi": rounded(hi[0]),
+    }
 
 
 def world_sizes(t: pl.DataFrame) -> list[int]:
@@ -413,7 +425,7 @@ def build_scorecard(
         "multiplicity": {
             "method": "holm",
             "family": "every disparity of one system (each group against the reference, every metric)",
-            "alpha": _r(1.0 - sc.audit.confidence),
+            "alpha": rounded(1.0 - sc.audit.confidence),
             "test": "two-sided, on the log ratio with the bootstrap's standard error",
         },
         "population": {"people": n_pop, "by_group": {g: int(pop.get(g, 0)) for g in GROUPS}},
@@ -431,7 +443,7 @@ def build_scorecard(
         "metrics": metrics,
         "disparities": disparities,
         "world_spread": spread or [],
-        "realism": [r | {"measured": _r(r["measured"])} for r in realism or []],
+        "realism": [r | {"measured": rounded(r["measured"])} for r in realism or []],
         "exposure": [exposure_row(s, drawn, any_t, w, n_pop, sc.audit.confidence) for s, drawn in exposure.items()],
         "error_types": error_types,
         "explained_cases": explained,
@@ -478,7 +490,7 @@ def world_spread(metrics: pl.DataFrame) -> list[dict[str, Any]]:
             "metric": r["metric"],
             "slice": r["slice"],
             "level": r["level"],
-            "values": [_r(v) if v is not None else None for v in r["value"]],
+            "values": [rounded(v) if v is not None else None for v in r["value"]],
         }
         for r in grouped.iter_rows(named=True)
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -104,14 +105,15 @@ def score_world(
 
 def pooled_error_types(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each system's wrong answers by cause, counted over every world."""
-    total: dict[tuple[str, str], int] = {}
+    count: Counter[tuple[str, str]] = Counter()
+    wrong: Counter[str] = Counter()
     for r in rows:
-        total[(r["system"], r["cause"])] = total.get((r["system"], r["cause"]), 0) + int(r["count"])
-    out = []
-    for (system, cause), count in total.items():
-        n = sum(c for (s, _), c in total.items() if s == system)
-        out.append({"system": system, "cause": cause, "count": count, "share": round(count / n, 6)})
-    return out
+        count[(r["system"], r["cause"])] += int(r["count"])
+        wrong[r["system"]] += int(r["count"])
+    return [
+        {"system": system, "cause": cause, "count": k, "share": round(k / wrong[system], 6)}
+        for (system, cause), k in count.items()
+    ]
 
 
 def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
