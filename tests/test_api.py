@@ -217,10 +217,13 @@ def test_metrics_lists_the_declared_metrics_in_order() -> None:
     assert frame["task"].to_list() == [m.task for m in registry.metrics().values()]
 
 
-def test_tasks_lists_locate_and_associates() -> None:
+BUILT_IN = ["locate", "associates", "home_work", "device_link", "colocation"]
+
+
+def test_tasks_lists_the_built_in_tasks() -> None:
     frame = trailbench.api.tasks()
-    assert frame["task"].to_list() == ["locate", "associates"]
-    assert frame["metrics"].to_list() == [len(registry.task(t).metrics) for t in ("locate", "associates")]
+    assert frame["task"].to_list() == BUILT_IN
+    assert frame["metrics"].to_list() == [len(registry.task(t).metrics) for t in BUILT_IN]
 
 
 def test_package_tasks_is_callable() -> None:
@@ -228,7 +231,7 @@ def test_package_tasks_is_callable() -> None:
     import trailbench.api
 
     frame = trailbench.tasks()
-    assert frame["task"].to_list() == ["locate", "associates"]
+    assert frame["task"].to_list() == BUILT_IN
 
 
 # -- 6. overrides --------------------------------------------------------------------------------

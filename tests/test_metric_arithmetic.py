@@ -136,8 +136,10 @@ def test_disparity_with_a_known_ratio() -> None:
     t = case_table(subj, [case_counts(loc, nobody), no_links])
     sc = Scenario.model_validate({"audit": {"bootstrap": 200, "min_group_cases": 1}})
     w = weights(np.random.default_rng(0), t.height, 200)
-    rows, disp = system_metrics("sys", t, w, sc, {"white": 100, "black": 50}, "white")
+    pop = {"white": 100, "black": 50}
+    rows, disp = system_metrics("sys", t, w, sc, pop, "white", tasks=("locate", "associates"))
     val = {(r["metric"], r["slice"], r["level"]): r for r in rows}
+    assert {r["task"] for r in rows} == {"locate", "associates"}  # only the tasks it takes part in
     assert val[("wrong_door_rate", "group", "white")]["value"] == 0.25
     assert val[("wrong_door_rate", "group", "black")]["value"] == 0.5
     assert val[("wrong_door_rate", "overall", "all")]["value"] == 0.375

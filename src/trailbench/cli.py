@@ -274,32 +274,53 @@ def gap_line(card: dict[str, Any], system: str, metric: str) -> str:
     )
 
 
+def _answers(card: dict[str, Any], system: str) -> list[str]:
+    """The tasks a system takes part in (every task, for a scorecard from before this was kept)."""
+    return list(card["systems"][system].get("answers", [t.name for t in registry.tasks()]))
+
+
 def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
-    """The headline metrics (from their declarations) with intervals, fitting 80 columns; the
-    largest group disparity of the first headline metric below."""
-    headline = [m for m in registry.metrics().values() if m.summary and m.name in card["definitions"]]
+    """The summary metrics (from their declarations) with intervals, fitting 80 columns: one table
+    for each set of tasks systems take part in (a system is shown only beside the metrics of tasks
+    it answers); below, the largest group disparity of each system's first summary metric of harm."""
+    declared = [m for m in registry.metrics().values() if m.summary and m.name in card["definitions"]]
     worlds = card.get("worlds", 1)
     title = (
         f"trailbench · {card['scenario_name']} · seed {card['seed']} · "
         f"{worlds} world{'s' if worlds != 1 else ''} · {card['docket']['cases']:,} cases"
     )
-    table = Table(
-        title=title, box=box.SIMPLE_HEAD, caption=f"values with their {ci_label(card)}", pad_edge=False, padding=(0, 1)
-    )
-    table.add_column("system", no_wrap=True)
-    for m in headline:
-        table.add_column(m.heading, justify="right", no_wrap=True)
     rows = {(r["system"], r["metric"], r["slice"], r["level"]): r for r in card["metrics"]}
-    for name in card["scenario"]["systems"]["run"]:
-        table.add_row(name, *(_value(card, rows.get((name, m.name, "overall", "all")), m.name) for m in headline))
-    console.print(table)
-    # the gap line: the first summary metric of harm (lower is better); a gap is named only where
-    # it is detected after the multiplicity correction, the one farthest from 1
-    first = next((m for m in headline if not m.higher_is_better and m.disparity), None)
-    if first is not None:
-        for name in card["scenario"]["systems"]["run"]:
+    systems = list(card["scenario"]["systems"]["run"])
+    tables: dict[tuple[str, ...], list[str]] = {}
+    for name in systems:
+        own = tuple(m.name for m in declared if m.task in _answers(card, name))
+        tables.setdefault(own, []).append(name)
+    for n, (names, members) in enumerate(tables.items()):
+        if not names:
+            continue
+        table = Table(
+            title=title if n == 0 else None,
+            box=box.SIMPLE_HEAD,
+            caption=f"values with their {ci_label(card)}",
+            pad_edge=False,
+            padding=(0, 1),
+        )
+        table.add_column("system", no_wrap=True)
+        shown = [registry.metric(m) for m in names]
+        for m in shown:
+            table.add_column(m.heading, justify="right", no_wrap=True)
+        for name in members:
+            table.add_row(name, *(_value(card, rows.get((name, m.name, "overall", "all")), m.name) for m in shown))
+        console.print(table)
+    # the gap line: the system's first summary metric of harm (lower is better); a gap is named
+    # only where it is detected after the multiplicity correction, the one farthest from 1
+    for name in systems:
+        first = next(
+            (m for m in declared if not m.higher_is_better and m.disparity and m.task in _answers(card, name)), None
+        )
+        if first is not None:
             _say(gap_line(card, name, first.name), "")
-    for name in card["scenario"]["systems"]["run"]:
+    for name in systems:
         st = card["systems"][name]
         if st["state"] != "ok":
             _say(f"{name}: {st['state']}: {st['reason']}", "yellow")

@@ -5,6 +5,11 @@ and clues copied from one of the subject's older records as that record was writ
 errors): name and date of birth, sometimes the old address, sometimes a phone number the
 subject held then. Who is sampled is set by the scenario: by default foreign-born adults are
 over-sampled, as on an enforcement docket.
+
+When the world has signals, a share of cases (``docket.device_clue``) also hold a device
+identifier: the advertising ID of a phone the subject owns that is in the broker's panel during
+the audit window (one of them at random, when several: a second phone or a reset ID). These are
+the cases of the pattern-of-life tasks, whose answers are about the audit window.
 """
 
 from __future__ import annotations
@@ -19,17 +24,28 @@ from trailbench.scenario import Scenario
 from trailbench.trails import Trails
 from trailbench.trails.catalog import clue_sources
 from trailbench.world import World, period
+from trailbench.world.signal_world import SignalWorld
 
-CASE_COLUMNS = ("case_id", "as_of", "given", "surname", "dob", "address_text", "phone")
+CASE_COLUMNS = ("case_id", "as_of", "given", "surname", "dob", "address_text", "phone", "device_id")
 
 
 @dataclass
 class Docket:
     cases: pl.DataFrame  # what systems see
-    truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id
+    truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id, device_key, clue_pings
 
 
-def build_docket(sc: Scenario, world: World, trails: Trails) -> Docket:
+def device_clues(signals: SignalWorld, people: pl.Series) -> pl.DataFrame:
+    """person_id, device_id, device_key, clue_pings: each advertising ID of a phone the person owns
+    that has pings in the window (candidates for a device clue)."""
+    owned = signals.devices.filter(pl.col("person_id").is_in(people.implode())).select("device_key", "person_id")
+    ads = signals.ad_ids.join(owned, on="device_key").select("person_id", "device_key", device_id="ad_id")
+    return ads.join(signals.ping_counts().rename({"pings": "clue_pings"}), on="device_id").sort(
+        "person_id", "device_id"
+    )
+
+
+def build_docket(sc: Scenario, world: World, trails: Trails, signals: SignalWorld | None = None) -> Docket:
     d = sc.docket
     rng = stream(sc.seed, "docket")
     _, end = period(sc)
@@ -81,6 +97,29 @@ def build_docket(sc: Scenario, world: World, trails: Trails) -> Docket:
         _o=pl.Series(order),
     ).sort("_o")
     chosen = chosen.with_columns(case_id=pl.format("C{}", (pl.col("_o") + 1).cast(pl.String).str.zfill(6)))
+    chosen = _with_device_clue(chosen, signals, d.device_clue, stream(sc.seed, "docket", "device"))
     cases = chosen.select(list(CASE_COLUMNS))
-    truth = chosen.select("case_id", "person_id", "as_of", clue_record_id="record_id")
+    truth = chosen.select("case_id", "person_id", "as_of", "device_key", "clue_pings", clue_record_id="record_id")
     return Docket(cases=cases, truth=truth)
+
+
+def _with_device_clue(
+    chosen: pl.DataFrame, signals: SignalWorld | None, rate: float, rng: np.random.Generator
+) -> pl.DataFrame:
+    """``device_id`` (the clue), ``device_key`` and ``clue_pings`` (truth) for a ``rate`` share of the
+    cases whose subject has a candidate phone; null for the others."""
+    none = chosen.with_columns(
+        device_id=pl.lit(None, dtype=pl.String),
+        device_key=pl.lit(None, dtype=pl.Int64),
+        clue_pings=pl.lit(None, dtype=pl.UInt32),
+    )
+    if signals is None:
+        return none
+    cand = device_clues(signals, chosen["person_id"])
+    if cand.height == 0:
+        return none
+    # one candidate per subject at random (drawn in person order, so the draw is the world's)
+    cand = cand.with_columns(_r=pl.Series(rng.random(cand.height))).sort("person_id", "_r")
+    cand = cand.unique("person_id", keep="first", maintain_order=True).drop("_r")
+    cand = cand.filter(pl.Series(rng.random(cand.height) < rate))
+    return chosen.join(cand, on="person_id", how="left")

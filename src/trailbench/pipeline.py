@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from trailbench.world import TABLES, World, build_world, period
 from trailbench.world.activity import build_activity
 from trailbench.world.devices import build_devices
 from trailbench.world.places import build_places
+from trailbench.world.signal_world import signal_world
 from trailbench.world.window import default_window
 from trailbench.worlds import world_dir, world_scenario
 
@@ -159,7 +161,7 @@ def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Pr
         return Docket(
             pl.read_parquet(run / "docket" / "cases.parquet"), pl.read_parquet(run / "truth" / "cases.parquet")
         )
-    d = build_docket(sc, world, trails)
+    d = build_docket(sc, world, trails, signal_world(run, sc))
     write_parquet(d.cases, run / "docket" / "cases.parquet")
     write_parquet(d.truth, run / "truth" / "cases.parquet")
     mark_stage(run, "docket", stage_hash(sc, "docket"), [run / f for f in DOCKET_FILES])
@@ -195,16 +197,30 @@ def systems_stage(
     """Run each system not already answered for this configuration; return every status."""
     clean_orphan_sandboxes()
     resolved = systems if systems is not None else plan(sc)
-    statuses = {}
+    statuses: dict[str, dict[str, Any]] = {}
+    todo = []
     for name in sc.systems.run:
-        stage = f"system-{name}"
         key = system_key(sc, name, *resolved[name])
-        if _reuse(run, stage, key, f"system {name}", "running", note):
+        if _reuse(run, f"system-{name}", key, f"system {name}", "running", note):
             statuses[name] = json.loads((run / "answers" / name / "status.json").read_text())
-            continue
-        statuses[name] = run_system(name, run, sc, resolved=resolved[name])
-        mark_stage(run, stage, key, _files_under(run, run / "answers" / name))
-    return statuses
+        else:
+            todo.append((name, key))
+
+    def one(job: tuple[str, str]) -> tuple[str, dict[str, Any]]:
+        name, key = job
+        st = run_system(name, run, sc, resolved=resolved[name])
+        mark_stage(run, f"system-{name}", key, _files_under(run, run / "answers" / name))
+        return name, st
+
+    # each system in its own sandbox, limits and answer folder: several may run at once; the
+    # statuses are kept in the scenario's order whatever order they finish in
+    workers = max(1, min(sc.systems.parallel, len(todo)))
+    if workers == 1:
+        done = dict(map(one, todo))
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            done = dict(pool.map(one, todo))
+    return {name: statuses[name] if name in statuses else done[name] for name in sc.systems.run}
 
 
 def _audit_inputs(worlds: list[WorldRun], sc: Scenario) -> str:

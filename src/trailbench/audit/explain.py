@@ -70,12 +70,13 @@ def chains(
     ).sort("case_id", "step")
 
 
-def error_types(system: str, outcomes: pl.DataFrame) -> list[dict[str, Any]]:
+def error_types(system: str, outcomes: pl.DataFrame, task: str = "locate") -> list[dict[str, Any]]:
+    """One row per cause of the task's wrong answers: its count and share of them."""
     wrong = outcomes.filter(pl.col("cause").is_not_null())
     n = wrong.height
     counts = wrong.group_by("cause").len().sort("cause")
     return [
-        {"system": system, "cause": c, "count": int(k), "share": round(k / n, 6)}
+        {"system": system, "task": task, "cause": c, "count": int(k), "share": round(k / n, 6)}
         for c, k in zip(counts["cause"], counts["len"], strict=True)
     ]
 
@@ -95,6 +96,7 @@ def explained(
             out.append(
                 {
                     "system": system,
+                    "task": "locate",
                     "case_id": row["case_id"],
                     "outcome": row["outcome"],
                     "cause": cause,

@@ -63,10 +63,11 @@ def scorecard_schema() -> dict[str, Any]:
         closed=True,
     )
     system = _obj(
-        ["system", "state", "reason", "tasks", "provenance", "isolation"],
+        ["system", "state", "reason", "tasks", "answers", "provenance", "isolation"],
         {
             "state": {"enum": list(STATES)},
             "tasks": {"type": "object", "propertyNames": {"enum": tasks}},
+            "answers": {"type": "array", "items": {"enum": tasks}},
             "provenance": _obj(["kind"], {"kind": {"enum": list(PROVENANCE)}}),
             "isolation": _obj(["kind"], {"kind": {"enum": list(ISOLATION)}}),
         },
@@ -122,8 +123,14 @@ def scorecard_schema() -> dict[str, Any]:
             ),
         },
         "exposure": {"type": "array", "items": _obj(["system", "people", "share", "lo", "hi"])},
-        "error_types": {"type": "array", "items": _obj(["system", "cause", "count", "share"])},
-        "explained_cases": {"type": "array", "items": _obj(["system", "case_id", "outcome", "cause", "chain"])},
+        "error_types": {
+            "type": "array",
+            "items": _obj(["system", "task", "cause", "count", "share"], {"task": {"enum": tasks}}),
+        },
+        "explained_cases": {
+            "type": "array",
+            "items": _obj(["system", "task", "case_id", "outcome", "cause", "chain"], {"task": {"enum": tasks}}),
+        },
         "curves": {
             "type": "array",
             "items": _obj(

@@ -82,8 +82,8 @@ def _slices(t: pl.DataFrame, strata: tuple[str, ...]) -> list[tuple[str, str, np
     g = t["group"].to_numpy()
     out += [("group", grp, g == grp) for grp in GROUPS]
     for s in strata:
-        col = t[s].cast(pl.String).to_numpy()
-        out += [(s, lvl, col == lvl) for lvl in sorted(set(col.tolist()))]
+        col = t[s].cast(pl.String).to_numpy()  # a case with no value (null) is in no level
+        out += [(s, lvl, col == lvl) for lvl in sorted({v for v in col.tolist() if v is not None})]
     return out
 
 
@@ -183,9 +183,11 @@ def metric_replicates(
     sc: Scenario,
     pop: dict[str, int],
     shared: dict[Any, np.ndarray] | None = None,
+    tasks: tuple[str, ...] | None = None,
 ) -> Replicates:
-    """Every declared metric of every task over its slices, under resample weights ``w``."""
-    declared = registry.metrics()
+    """Every declared metric of every task (of ``tasks``: those the system takes part in; all when
+    None) over its slices, under resample weights ``w``."""
+    declared = {k: m for k, m in registry.metrics().items() if tasks is None or m.task in tasks}
     sliced: dict[tuple[str, ...], list[tuple[str, str, np.ndarray]]] = {}
     cols_num, cols_den, rkeys = [], [], []
     n_cases: dict[tuple[str, str], int] = {}
@@ -225,11 +227,15 @@ def metric_replicates(
             cols_den.append(den * mask)
             rkeys.append((m.name, m.task, kind, level))
             order.append(rkeys[-1])
+    if not cols_num:  # a system that takes part in no ratio metric (only budget ones, or none)
+        cols_num, cols_den = [np.zeros(t.height)], [np.zeros(t.height)]
     N, D = np.column_stack(cols_num), np.column_stack(cols_den)
     rpoint, rreps, rdsum = ratios(N, D, w)
     where = {k: i for i, k in enumerate(rkeys)}
     keys = order
     point = np.array([budget[k][0] if k in budget else rpoint[where[k]] for k in keys])
+    if not keys:  # takes part in no task
+        return Replicates(keys, point, np.zeros((w.shape[0], 0)), np.zeros(0), n_cases)
     reps = np.column_stack([budget[k][1] if k in budget else rreps[:, where[k]] for k in keys])
     dsum = np.array([budget[k][2] if k in budget else rdsum[where[k]] for k in keys])
     return Replicates(keys, point, reps, dsum, n_cases)
@@ -243,10 +249,12 @@ def system_metrics(
     pop: dict[str, int],
     ref: str,
     shared: dict[Any, np.ndarray] | None = None,
+    tasks: tuple[str, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every declared metric of every task over its slices, and its group disparities."""
-    declared = registry.metrics()
-    rep = metric_replicates(t, w, sc, pop, shared)
+    """Every declared metric of every task it takes part in over its slices, and its group
+    disparities."""
+    declared = {k: m for k, m in registry.metrics().items() if tasks is None or m.task in tasks}
+    rep = metric_replicates(t, w, sc, pop, shared, tasks)
     keys, point, reps, dsum, n_cases = rep.keys, rep.point, rep.reps, rep.dsum, rep.n_cases
     lo, hi = interval(reps, sc.audit.confidence)
     rows = []
@@ -391,10 +399,13 @@ def build_scorecard(
     seeds: list[int] | None = None,
     spread: list[dict[str, Any]] | None = None,
     realism: list[dict[str, Any]] | None = None,
+    answered: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """``cases_by_system``: each system's case table pooled over the worlds (world, then case
     order); ``population``: people by group (group, len) summed over the worlds; ``spread``: the
-    per-world figures (:func:`world_spread`)."""
+    per-world figures (:func:`world_spread`); ``answered``: the tasks each system takes part in
+    (its metrics are of those tasks only; every task when not given)."""
+    answered = answered or {}
     pop = dict(zip(*population.sort("group").select("group", "len").to_dict(as_series=False).values(), strict=True))
     ref = reference_group(sc, population)
     any_t = next(iter(cases_by_system.values()))
@@ -403,7 +414,7 @@ def build_scorecard(
     disparities: list[dict[str, Any]] = []
     shared: dict[Any, np.ndarray] = {}  # what every system's metrics share (same cases, same weights)
     for name, t in cases_by_system.items():
-        m, d = system_metrics(name, t, w, sc, pop, ref, shared)
+        m, d = system_metrics(name, t, w, sc, pop, ref, shared, answered.get(name))
         metrics += m
         disparities += d
     docket_groups = any_t.group_by("group").len().sort("group")
@@ -433,7 +444,11 @@ def build_scorecard(
             "cases": int(any_t.height),
             "by_group": dict(zip(docket_groups["group"].to_list(), docket_groups["len"].to_list(), strict=True)),
         },
-        "systems": {k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS} for k, v in statuses.items()},
+        "systems": {
+            k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS}
+            | {"answers": list(answered.get(k, [t.name for t in registry.tasks()]))}
+            for k, v in statuses.items()
+        },
         "ignored_plugins": shadowed_plugins(),
         "definitions": {k: m.definition for k, m in registry.metrics().items()},
         "declarations": {
@@ -455,7 +470,10 @@ def build_scorecard(
 
 
 def world_figures(
-    sc: Scenario, cases_by_system: dict[str, pl.DataFrame], people: list[pl.DataFrame]
+    sc: Scenario,
+    cases_by_system: dict[str, pl.DataFrame],
+    people: list[pl.DataFrame],
+    answered: dict[str, tuple[str, ...]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every metric and disparity of every system in each world on its own (point estimates):
     the per-world figures the pooled ones are built from, for anyone to check."""
@@ -466,7 +484,7 @@ def world_figures(
         ref = reference_group(sc, by_group)
         for name, t in cases_by_system.items():
             own = t.filter(pl.col(WORLD) == k)
-            m, d = system_metrics(name, own, np.zeros((0, own.height)), sc, pop, ref, {})
+            m, d = system_metrics(name, own, np.zeros((0, own.height)), sc, pop, ref, {}, (answered or {}).get(name))
             mrows += [
                 {WORLD: k} | {c: r[c] for c in ("system", "metric", "task", "slice", "level", "value", "cases")}
                 for r in m

@@ -17,10 +17,12 @@ from trailbench.audit.scorecard import WORLD, build_scorecard, world_figures, wo
 from trailbench.io import write_parquet, write_table_json
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
+from trailbench.systems.runner import NOT_ANSWERED
 from trailbench.tasks import registry
 from trailbench.tasks.declare import ScoreContext
 from trailbench.trails import Trails
 from trailbench.world import World
+from trailbench.world.signal_world import SignalWorld, signal_world
 
 
 def _answers(run: Path, system: str, task: str) -> pl.DataFrame | None:
@@ -59,6 +61,7 @@ def score_system(
     trails: Trails,
     docket_truth: pl.DataFrame,
     subjects: pl.DataFrame,
+    signals: SignalWorld | None = None,
 ) -> SystemScore:
     """Every registered task's scorer over this system's answers (a task it did not answer is
     scored as no answer); the per-case counts joined into one case table."""
@@ -66,7 +69,9 @@ def score_system(
     out = SystemScore(pl.DataFrame())
     drawn = []
     for task in registry.tasks():
-        ctx = ScoreContext(system, sc, world, trails, docket_truth, stream(sc.seed, "audit", "explain", system))
+        ctx = ScoreContext(
+            system, sc, world, trails, docket_truth, stream(sc.seed, "audit", "explain", system, task.name), signals
+        )
         scored = task.score(ctx, _answers(run, system, task.name))
         counts.append(scored.counts)
         for name, df in scored.tables.items():
@@ -90,10 +95,13 @@ def score_world(
     """Every system's answers in one world, scored (each table with a ``world`` column); the
     world's population by group; and its realism measurements."""
     world, trails, truth = wr.load()
-    subjects = subject_attributes(world, truth)
+    signals = signal_world(wr.dir, wr.scenario)
+    subjects = subject_attributes(world, truth, signals)
     # systems are scored independently (threads: Polars releases the GIL); kept in scenario order
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(systems)))) as pool:
-        scored = list(pool.map(lambda s: score_system(s, wr.dir, wr.scenario, world, trails, truth, subjects), systems))
+        scored = list(
+            pool.map(lambda s: score_system(s, wr.dir, wr.scenario, world, trails, truth, subjects, signals), systems)
+        )
     for r in scored:
         r.cases = _in_world(r.cases, wr.index)
         r.tables = {name: _in_world(df, wr.index) for name, df in r.tables.items()}
@@ -104,16 +112,35 @@ def score_world(
 
 
 def pooled_error_types(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each system's wrong answers by cause, counted over every world."""
-    count: Counter[tuple[str, str]] = Counter()
-    wrong: Counter[str] = Counter()
+    """Each system's wrong answers to each task by cause, counted over every world."""
+    count: Counter[tuple[str, str, str]] = Counter()
+    wrong: Counter[tuple[str, str]] = Counter()
     for r in rows:
-        count[(r["system"], r["cause"])] += int(r["count"])
-        wrong[r["system"]] += int(r["count"])
+        task = r.get("task", "locate")
+        count[(r["system"], task, r["cause"])] += int(r["count"])
+        wrong[(r["system"], task)] += int(r["count"])
     return [
-        {"system": system, "cause": cause, "count": k, "share": round(k / wrong[system], 6)}
-        for (system, cause), k in count.items()
+        {"system": system, "task": task, "cause": cause, "count": k, "share": round(k / wrong[(system, task)], 6)}
+        for (system, task, cause), k in count.items()
     ]
+
+
+def answered_tasks(worlds: list[WorldRun]) -> dict[str, tuple[str, ...]]:
+    """The tasks each system takes part in: those it wrote an answer file for in some world. A
+    system that did not finish in some world takes part in every task (what it left undone is
+    scored as no answer); one that finished without writing a task's file does not take part."""
+    out = {}
+    for name in worlds[0].statuses:
+        done = set()
+        for wr in worlds:
+            st = wr.statuses[name]
+            finished = st.get("state") in ("ok", "partial")
+            per_task = st.get("tasks", {})
+            for t in registry.tasks():
+                if not finished or per_task.get(t.name, {}).get("state", "ok") != NOT_ANSWERED:
+                    done.add(t.name)
+        out[name] = tuple(t.name for t in registry.tasks() if t.name in done)
+    return out
 
 
 def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
@@ -162,7 +189,8 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
         cases.select(*front, *[c for c in cases.columns if c not in front]), run / "outcomes" / "cases.parquet"
     )
     cases_by_system = {s: p.cases for s, p in pooled.items()}
-    world_metrics, world_disparities = world_figures(sc, cases_by_system, people)
+    answered = answered_tasks(worlds)
+    world_metrics, world_disparities = world_figures(sc, cases_by_system, people, answered)
     write_parquet(world_metrics, run / "outcomes" / "world_metrics.parquet")
     write_parquet(world_disparities, run / "outcomes" / "world_disparities.parquet")
     card = build_scorecard(
@@ -177,6 +205,7 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
         [wr.scenario.seed for wr in worlds],
         world_spread(world_metrics),
         realism.realism_rows(measured),
+        answered,
     )
     write_table_json(card, run / "scorecard.json")
     return card

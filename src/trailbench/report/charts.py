@@ -8,8 +8,9 @@ label is escaped; every chart has a table of its numbers beside it in the report
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -248,5 +249,66 @@ def lines(
         ly = top + 14 + 18 * k
         out.append(_marker(shape, width - right + 14, ly - 4, color))
         out.append(f"<text x='{width - right + 24}' y='{ly}'>{escape(name)}</text>")
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+STAY_COLOURS = {"home": PALETTE[0], "work": PALETTE[1], "informal_work": PALETTE[1], "second_job": PALETTE[1]}
+
+
+def timeline(tl: Mapping[str, Any], title: str, days: float) -> Markup:
+    """One subject's audit window: a band of their true stays (home, work, elsewhere) above each
+    ping of the clue device, placed by its distance from the true home (circles) and from the
+    answered home (triangles), on a log scale of metres. A night-shift worker whose home was
+    placed at work shows as pings near the answer while the band says work."""
+    width, height, left, right, top, band, bottom = 720, 260, 64, 150, 36, 14, 40
+    pw = width - left - right
+    plot_top = top + band + 8
+    ph = height - plot_top - bottom
+    span = max(days, 1.0) * 1440.0
+    dmax = 10_000.0
+
+    def px(minute: float) -> float:
+        return left + pw * min(max(minute, 0.0), span) / span
+
+    def py(d: float | None) -> float:
+        v = math.log10(1.0 + min(max(d or 0.0, 0.0), dmax))
+        return plot_top + ph * (1 - v / math.log10(1.0 + dmax))
+
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
+        f"role='img' aria-label='{escape(title)}' {FONT}>",
+        f"<text x='{left}' y='18' font-weight='600'>{escape(title)}</text>",
+        f"<rect x='{left}' y='{plot_top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>",
+    ]
+    for start, end, kind in tl.get("stays", []):
+        colour = STAY_COLOURS.get(str(kind), "#bbbbbb")
+        x0, x1 = px(float(start)), px(float(end))
+        out.append(
+            f"<rect x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 0.5):.1f}' height='{band}' fill='{colour}'>"
+            f"<title>{escape(str(kind))}</title></rect>"
+        )
+    for d in range(int(days) + 1):
+        out.append(f"<text x='{px(d * 1440.0):.1f}' y='{plot_top + ph + 14}' text-anchor='middle'>{d}</text>")
+    for d in (0, 10, 100, 1000, 10_000):
+        out.append(f"<text x='{left - 6}' y='{py(d) + 4:.1f}' text-anchor='end'>{d:,} m</text>")
+    out.append(f"<text x='{left + pw / 2:.1f}' y='{height - 6}' text-anchor='middle'>days into the audit window</text>")
+    for minute, d_answer, d_true, _source in tl.get("pings", []):
+        x = px(float(minute))
+        out.append(_marker("circle", x, py(d_true), PALETTE[0]))
+        if d_answer is not None:
+            out.append(_marker("triangle-open", x, py(d_answer), PALETTE[1]))
+    keys = [
+        ("circle", PALETTE[0], "ping: metres from the true home"),
+        ("triangle-open", PALETTE[1], "ping: metres from the answer"),
+    ]
+    for k, (shape, colour, label) in enumerate(keys):
+        ly = plot_top + 14 + 18 * k
+        out.append(_marker(shape, width - right + 14, ly - 4, colour))
+        out.append(f"<text x='{width - right + 24}' y='{ly}'>{escape(label)}</text>")
+    for k, (label, colour) in enumerate((("home", PALETTE[0]), ("work", PALETTE[1]), ("elsewhere", "#bbbbbb"))):
+        ly = plot_top + 64 + 18 * k
+        out.append(f"<rect x='{width - right + 8}' y='{ly - 10}' width='12' height='10' fill='{colour}'/>")
+        out.append(f"<text x='{width - right + 24}' y='{ly}'>stay: {label}</text>")
     out.append("</svg>")
     return Markup("".join(out))

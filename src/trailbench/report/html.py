@@ -65,8 +65,11 @@ def cell(row: dict[str, Any] | None, metric: str, field: str = "value", key: str
 
 
 def ci_cells(row: dict[str, Any] | None, metric: str, key: str) -> Markup:
-    """Value, low and high; a slice with too few cases to estimate says so instead."""
-    if row is not None and row.get("estimable") is False:
+    """Value, low and high; a slice with too few cases to estimate says so instead, and a metric of
+    a task the system does not take part in (no row) says that."""
+    if row is None:
+        return Markup("<td class='num small' colspan='3'>not answered</td>")
+    if row.get("estimable") is False:
         return Markup(
             f"<td class='num small' colspan='3' data-key='{escape(key)}|estimable' data-value='False'>"
             f"too few cases ({escape(row['cases'])})</td>"
@@ -122,7 +125,9 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     groups = _group_levels(v)
     exposure = {e["system"]: e for e in card["exposure"]}
     declared = registry.metrics()
-    headline_metrics = [m for m in declared.values() if m.headline and m.name in card["definitions"]]
+    # metrics of tasks some system took part in (a task nobody answered has no rows to show)
+    present = {r["metric"] for r in card["metrics"]}
+    headline_metrics = [m for m in declared.values() if m.headline and m.name in present]
     headline = []
     for s in v.systems:
         st = card["systems"][s]
@@ -169,9 +174,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         }
         for s in v.systems
     ]
-    detail_metrics = [
-        m.name for m in declared.values() if not m.headline and not m.by_bystander and m.name in card["definitions"]
-    ]
+    detail_metrics = [m.name for m in declared.values() if not m.headline and not m.by_bystander and m.name in present]
     details = [
         {"system": s, "cells": Markup("").join(ci_cells(v.metric(s, m), m, v.key(s, m)) for m in detail_metrics)}
         for s in v.systems
@@ -209,13 +212,13 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     harm = [
         {"metric": m.name, "definition": m.definition, "rows": table(m.name, "bystander_group", groups)}
         for m in declared.values()
-        if m.by_bystander and m.name in card["definitions"]
+        if m.by_bystander and m.name in present
     ]
     disparity = []
     for metric, kind in [
         (m.name, "bystander_group" if m.by_bystander else "group")
         for m in declared.values()
-        if m.disparity and (m.headline or m.by_bystander) and m.name in card["definitions"]
+        if m.disparity and (m.headline or m.by_bystander) and m.name in present
     ]:
         pts, rows = [], []
         for g in groups:
@@ -225,6 +228,9 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 if d is not None and d["ratio"] is not None and g != ref:
                     pts.append(charts.Point(g, s, d["ratio"], d["lo"], d["hi"]))
                 k = f"{s}|{metric}|{kind}|{g}|disparity"
+                if v.metric(s, metric, kind, g) is None:  # a task it does not take part in
+                    cells += Markup("<td class='num small' colspan='4'>not answered</td>")
+                    continue
                 cells += Markup("").join(cell(d, "ratio", f, k) for f in ("ratio", "lo", "hi")) + p_cell(d, k)
             rows.append({"level": g, "cells": cells})
         who = "subject's" if kind == "group" else "bystander's own"
@@ -246,7 +252,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             }
         )
     strata = []
-    strata_metric = "wrong_door_rate" if "wrong_door_rate" in card["definitions"] else headline_metrics[0].name
+    strata_metric = "wrong_door_rate" if "wrong_door_rate" in present else headline_metrics[0].name
     for t in registry.tasks():
         first = next((m for m in headline_metrics if m.task == t.name and "strata" in m.slices), None)
         for s_key in t.strata if first is not None else ():
@@ -300,9 +306,10 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     )
     explained: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in card["explained_cases"]:
-        explained[CAUSE_LABELS.get(c["cause"], c["cause"])].append(c)
+        if c.get("task", "locate") == "locate":
+            explained[CAUSE_LABELS.get(c["cause"], c["cause"])].append(c)
     sc = Scenario.model_validate(card["scenario"])
-    summary = [m for m in declared.values() if m.summary and m.name in card["definitions"]]
+    summary = [m for m in declared.values() if m.summary and m.name in present]
     by_key = {(r["system"], r["metric"], r["slice"], r["level"]): r["values"] for r in card.get("world_spread", [])}
     spread = [
         {
@@ -347,6 +354,8 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         for r in card.get("realism", [])
     ]
     return {
+        "task_errors": task_errors(card, v.systems),
+        "timelines": timelines(card),
         "realism": realism,
         "spread": spread,
         "summary_metrics": summary,
@@ -383,6 +392,51 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "command": f"trailbench run {run_dir / 'scenario.toml'} --out {run_dir}",
         "scenario_toml": sc.to_toml(),
     }
+
+
+def task_errors(card: dict[str, Any], systems: list[str]) -> list[dict[str, Any]]:
+    """Each task's error types other than locate's (which has its own section): per cause, every
+    system's count and share of that system's wrong answers to the task."""
+    out = []
+    rows = [r for r in card["error_types"] if r.get("task", "locate") != "locate"]
+    for t in registry.tasks():
+        own = [r for r in rows if r["task"] == t.name]
+        if not own:
+            continue
+        causes = sorted({r["cause"] for r in own})
+        by = {(r["system"], r["cause"]): r for r in own}
+        present = [s for s in systems if any(r["system"] == s for r in own)]
+        out.append(
+            {
+                "task": t.name,
+                "systems": present,
+                "rows": [
+                    {
+                        "cause": c.replace("-", " "),
+                        "cells": [
+                            (by[(s, c)]["count"], f"{100 * by[(s, c)]['share']:.1f}%") if (s, c) in by else ("–", "")
+                            for s in present
+                        ],
+                    }
+                    for c in causes
+                ],
+            }
+        )
+    return out
+
+
+def timelines(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Explained cases that carry a timeline (the pattern-of-life tasks), each drawn: the subject's
+    true stays against the clue device's pings."""
+    days = float(card["scenario"].get("movement", {}).get("window_days", 14))
+    out = []
+    for c in card["explained_cases"]:
+        tl = c.get("timeline")
+        if not tl:
+            continue
+        title = f"{c['system']}, case {c['case_id']}: {str(c['cause']).replace('-', ' ')}"
+        out.append(c | {"chart": charts.timeline(tl, title, days)})
+    return out
 
 
 def _figure(v: float | None, cited: float) -> str:

@@ -58,7 +58,9 @@ def read_config(workdir: Path) -> dict[str, Any]:
 
 
 def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Series) -> pl.DataFrame:
-    """The answer cast to the contract's schema, or :class:`AnswerError` naming the problem."""
+    """The answer cast to the contract's schema, or :class:`AnswerError` naming the problem.
+    ``record_ids``: the ids its id columns may cite (records, or device identifiers: the task's
+    ``id_space``)."""
     declared = registry.task(task)
     cols = declared.answer_schema
     missing = [c for c in cols if c not in df.columns]
@@ -82,11 +84,10 @@ def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Se
     unknown_cases = out.filter(~pl.col("case_id").is_in(case_ids.implode()))["case_id"].unique()
     if unknown_cases.len():
         raise AnswerError(f"{task}: answers for cases not on the docket: {unknown_cases.head(5).to_list()}")
+    what = "device identifiers" if declared.id_space == "devices" else "record ids"
     for col in declared.id_columns:
         ids = out[col].explode().drop_nulls().unique()
         unknown = ids.filter(~ids.is_in(record_ids.implode()))
         if unknown.len():
-            raise AnswerError(
-                f"{task}: cites {unknown.len()} unknown record ids, e.g. {unknown.sort().head(3).to_list()}"
-            )
+            raise AnswerError(f"{task}: cites {unknown.len()} unknown {what}, e.g. {unknown.sort().head(3).to_list()}")
     return out.sort("case_id", "rank")

@@ -40,6 +40,8 @@ from trailbench.systems.collect import OutputRefused, Tail, clean_text, read_ans
 from trailbench.systems.limits import POLL_S, TreeLimit, clean_orphans
 from trailbench.systems.protocol import AnswerError, task_names, validate
 from trailbench.systems.registry import Resolved, resolve
+from trailbench.tasks import registry
+from trailbench.world.signal_world import identifiers_seen
 
 PUBLIC = ("trails", "docket")
 SANDBOX_PREFIX = "trailbench-"
@@ -98,6 +100,13 @@ def plan(sc: Scenario, use_sandbox: bool = True) -> dict[str, tuple[Resolved, di
     return out
 
 
+# loaded once in the harness: the child of a fork (systems may be started from several threads at
+# once) runs only async-signal-tolerant steps before exec, never the dynamic loader
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+NOT_ANSWERED = "not-answered"  # a task's state when the system wrote no answer file for it
+
+
 def own_settings(sc: Scenario, name: str) -> dict[str, Any]:
     """The settings a system is given (and its answers' cache key covers): its own section of
     ``[systems]``, if the scenario has one (``[systems.splink]`` for ``splink``)."""
@@ -116,9 +125,8 @@ def _preexec(limit: TreeLimit, memory_bytes: int, output_bytes: int) -> Any:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if sys.platform.startswith("linux"):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:  # the harness died before the signal was armed
                 os._exit(1)
 
@@ -260,7 +268,11 @@ def run_system(
                 status["peak_memory_mb"] = round(peak / 2**20, 1)
             _judge(status, code, hit, log, sc)
             status["tasks"] = _collect(answers, run, out, sc)
-            if status["state"] == "ok" and any(t["state"] != "ok" for t in status["tasks"].values()):
+            # a task without an answer file is one the system does not take part in; a refused
+            # file, or no answer file at all, makes the run partial
+            states = [t["state"] for t in status["tasks"].values()]
+            bad = any(t not in ("ok", NOT_ANSWERED) for t in states) or all(t == NOT_ANSWERED for t in states)
+            if status["state"] == "ok" and bad:
                 status["state"] = "partial"
                 status["reason"] = "; ".join(
                     f"{k}: {v['reason']}" for k, v in status["tasks"].items() if v["state"] != "ok"
@@ -292,7 +304,17 @@ def _judge(status: dict[str, Any], code: int | None, hit: str, log: str, sc: Sce
 
 
 def _collect(answers: Path, run: Path, out: Path, sc: Scenario) -> dict[str, dict[str, Any]]:
-    record_ids = pl.read_parquet(run / "trails" / "records.parquet", columns=["record_id"])["record_id"]
+    ids: dict[str, pl.Series] = {}
+
+    def known(space: str) -> pl.Series:
+        """The ids a task's answers may cite: record ids, or the device identifiers systems saw."""
+        if space not in ids:
+            if space == "devices":
+                ids[space] = identifiers_seen(run)
+            else:
+                ids[space] = pl.read_parquet(run / "trails" / "records.parquet", columns=["record_id"])["record_id"]
+        return ids[space]
+
     case_ids = pl.read_parquet(run / "docket" / "cases.parquet", columns=["case_id"])["case_id"]
     max_bytes = sc.systems.max_output_mb * 1024 * 1024
     tasks: dict[str, dict[str, Any]] = {}
@@ -301,13 +323,17 @@ def _collect(answers: Path, run: Path, out: Path, sc: Scenario) -> dict[str, dic
         try:
             df = read_answer(path, max_bytes, sc.systems.max_answer_rows)
         except FileNotFoundError:
-            tasks[task] = {"state": "missing", "reason": f"no answers/{answers.name}/{task}.parquet written", "rows": 0}
+            tasks[task] = {
+                "state": NOT_ANSWERED,
+                "reason": f"no answers/{answers.name}/{task}.parquet written: does not answer {task}",
+                "rows": 0,
+            }
             continue
         except OutputRefused as err:
             tasks[task] = {"state": "malformed", "reason": clean_text(str(err), 300), "rows": 0}
             continue
         try:
-            valid = validate(task, df, record_ids, case_ids)
+            valid = validate(task, df, known(registry.task(task).id_space), case_ids)
         except AnswerError as err:
             tasks[task] = {"state": "invalid", "reason": clean_text(str(err), 300), "rows": df.height}
             continue

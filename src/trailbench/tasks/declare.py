@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from trailbench.scenario import Scenario
     from trailbench.trails import Trails
     from trailbench.world import World
+    from trailbench.world.signal_world import SignalWorld
 
 Unit = Literal["share", "per_case", "per_100_cases", "per_10k_residents_per_100_cases", "count"]
 Slice = Literal["overall", "group", "strata", "bystander_group"]
@@ -109,8 +110,9 @@ class ScoreContext:
     scenario: Scenario
     world: World
     trails: Trails
-    docket_truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id
+    docket_truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id, device_key, clue_pings
     rng: np.random.Generator  # for drawing explained cases
+    signals: SignalWorld | None = None  # daily life, devices and their truth (None: no signals stage)
 
 
 @dataclass
@@ -140,7 +142,7 @@ class Task:
     name: str
     description: str
     answer_schema: dict[str, pl.DataType]
-    id_columns: tuple[str, ...]  # columns that cite record ids (validated against the trails)
+    id_columns: tuple[str, ...]  # columns that cite ids (validated against the trails)
     score: Scorer  # answers (possibly empty: the system gave none) -> Scored
     counts: tuple[str, ...]  # per-case count columns the scorer yields
     metrics: tuple[Metric, ...]
@@ -149,6 +151,9 @@ class Task:
     outcome_tables: Mapping[str, str] = field(default_factory=dict)  # name -> what a row is
     explained_chain: str = ""  # what an explained case of this task shows, in words
     curves: Curves | None = None  # trade-off curves (point estimates), from the pooled tables
+    # what id_columns cite: "records" (trails/records.parquet) or "devices" (advertising IDs in the
+    # pings and MACs in the Wi-Fi sightings)
+    id_space: Literal["records", "devices"] = "records"
     version: int = 1
 
     def empty_answers(self) -> pl.DataFrame:
