@@ -8,11 +8,14 @@ import sys
 import types
 from typing import Any
 
-from trailbench.tasks import associates, locate
+from trailbench.tasks import associates, colocation, device_link, home_work, locate
 from trailbench.tasks.registry import metric, metrics, register, task, tasks, unregister
 
 register(locate.TASK)
 register(associates.TASK)
+register(home_work.TASK)
+register(device_link.TASK)
+register(colocation.TASK)
 
 
 class _Tasks(types.ModuleType):
