@@ -1,11 +1,12 @@
 """Benchmark: ``trailbench run`` end to end, with each stage's share and the harness overhead.
 
 The systems' own compute is the wall time of each system's child process (from start to exit,
-including its imports); everything else (world, trails, docket, sandbox copies, answer checks,
-scoring, scorecard) is harness.
-With replicate worlds, each stage's time is summed over the worlds. ``PRESET@N`` runs the preset
-with ``audit.worlds = N`` (``county-10k@1``: the single-world time beside the default five).
-Usage: python benchmarks/audit_run.py [PRESET[@N] ...]   (default: county-10k county-100k)
+including its imports); the systems stage is the wall time of running them (several at once:
+``systems.parallel``); everything else (world, trails, signals, docket, scoring, scorecard) is
+harness. With replicate worlds, each stage's time is summed over the worlds. ``PRESET@N`` runs
+the preset with ``audit.worlds = N`` (``county-10k@1``: the single-world time beside the default
+five); ``PRESET~P`` with ``systems.parallel = P`` (``county-10k~1``: one system at a time).
+Usage: python benchmarks/audit_run.py [PRESET[@N][~P] ...]   (default: county-10k county-100k)
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from trailbench.worlds import world_dir
 
 
 def bench(spec: str) -> dict[str, object]:
+    spec, _, parallel = spec.partition("~")
     preset, _, worlds = spec.partition("@")
-    sc = load_scenario(preset, overrides={"audit.worlds": int(worlds)} if worlds else None)
+    over: dict[str, object] = {"audit.worlds": int(worlds)} if worlds else {}
+    if parallel:
+        over["systems.parallel"] = int(parallel)
+    sc = load_scenario(preset, overrides=over or None)
     marks: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -44,16 +49,18 @@ def bench(spec: str) -> dict[str, object]:
     for (t, m), nxt in zip(marks, [*marks[1:], (total, "end")], strict=True):
         label = m.split(": ", 1)[1] if m.startswith("world ") else m  # "world 3: trails: ..." -> "trails: ..."
         key = label.split(":")[0]
+        key = "systems" if key.startswith("system ") else key  # systems run side by side: one stage
         stages[key] = round(stages.get(key, 0.0) + nxt[0] - t, 2)
-    sys_total = sum(compute.values())
+    harness = total - stages.get("systems", 0.0)
     return {
         "scenario": preset,
         "worlds": sc.audit.worlds,
+        "parallel": sc.systems.parallel,
         "total_s": round(total, 2),
         "stages_s": stages,
         "system_compute_s": compute,
-        "harness_s": round(total - sys_total, 2),
-        "harness_share": round((total - sys_total) / total, 3),
+        "harness_s": round(harness, 2),
+        "harness_share": round(harness / total, 3),
     }
 
 

@@ -24,6 +24,7 @@ from trailbench.systems.pattern_infer import (
     PatternSettings,
     clean_pings,
     infer,
+    locations,
     staypoints,
     to_degrees,
     to_metres,
@@ -296,6 +297,21 @@ def test_engines_agree_on_generated_pings(generated: Generated) -> None:
         b = staypoints(pings, PatternSettings(engine="trackintel", **s))  # type: ignore[arg-type]
         assert a.height > 0
         assert_frame_equal(a, b, check_exact=False, abs_tol=1e-6)
+
+
+def test_locations_port_is_trackintels(generated: Generated) -> None:
+    """engine=port clusters stay points into locations without trackintel (whose import takes
+    about 2 s a world): the same location ids, centres and extents as trackintel's DBSCAN."""
+    ids = generated.pings["device_id"].unique().sort().head(80)
+    pings = generated.pings.filter(pl.col("device_id").is_in(ids.implode())).drop("person_id")
+    sp = staypoints(pings, PatternSettings())
+    for s in ({}, {"min_samples": 2}):
+        a_sp, a_loc = locations(sp, PatternSettings(engine="port", **s))  # type: ignore[arg-type]
+        b_sp, b_loc = locations(sp, PatternSettings(engine="trackintel", **s))  # type: ignore[arg-type]
+        assert a_loc.height > 80
+        assert_frame_equal(a_sp, b_sp)
+        assert_frame_equal(a_loc, b_loc)
+    assert locations(sp.head(0), PatternSettings())[1].is_empty()
 
 
 def test_blocks_of_devices_change_nothing(generated: Generated, monkeypatch: pytest.MonkeyPatch) -> None:

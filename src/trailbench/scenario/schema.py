@@ -371,6 +371,13 @@ class DocketConfig(Section):
     clue_max_years: float = param(6.0, "assumption", "and at most this old", gt=0, le=100)
     old_address_clue: Rate = param(0.5, "assumption", "cases whose clues include the old record's address")
     phone_clue: Rate = param(0.3, "assumption", "cases whose clues include a phone number held then")
+    device_clue: Rate = param(
+        0.5,
+        "assumption (no published figure: an agency may buy a subject's advertising ID from a data broker or get "
+        "it by legal process)",
+        "cases whose subject carries a phone in the broker's panel during the audit window and whose clues "
+        "include that phone's advertising ID (the cases of the home_work, device_link and colocation tasks)",
+    )
 
     @model_validator(mode="after")
     def _windows(self) -> DocketConfig:
@@ -395,8 +402,53 @@ class SplinkSystemConfig(Section):
     max_u_pairs: float = param(1e6, "scenario choice", "pairs sampled to estimate u probabilities", ge=1e3)
 
 
+class PatternSystemConfig(Section):
+    """The ``pattern`` reference system's settings (its inference settings are trackintel's
+    defaults: see trailbench.systems.pattern_infer.PatternSettings)."""
+
+    method: Literal["FREQ", "OSNA"] = param(
+        "FREQ",
+        "trackintel location_identifier (its default: FREQ)",
+        "home/work rule: FREQ (most and second-most time) or OSNA (time by fixed rest, work and leisure hours)",
+    )
+    engine: Literal["port", "trackintel"] = param(
+        "port",
+        "model setting",
+        "stay points and FREQ labels by trailbench's port of trackintel's sliding window and FREQ rule over plain "
+        "arrays (the same results, tested) or by trackintel itself (slower)",
+    )
+    colocation_m: float = param(
+        100.0, "ArcGIS Pro Find Meeting Locations default (FACTS)", "co-location distance, metres", gt=0
+    )
+    colocation_min: float = param(
+        10.0, "ArcGIS Pro Find Meeting Locations default (FACTS)", "co-location time window, minutes", gt=0
+    )
+    night_hours: tuple[int, int] = param(
+        (0, 6), "assumption", "hours (from, to) whose pings count as night-time, for co-residence"
+    )
+    co_residence_nights: int = param(
+        3, "assumption", "nights two devices must spend within colocation_m of each other to be co-resident", ge=1
+    )
+    co_travel_share: Rate = param(
+        0.6,
+        "assumption",
+        "a co-resident device is the subject's own (a second phone, a new handset) when it is also within "
+        "colocation_m of the subject's device in at least this share of their daytime co-observed time slots",
+    )
+    wifi_min_visits: int = param(
+        2,
+        "assumption",
+        "a Wi-Fi MAC is linked to the subject's device when seen at a sensor within colocation_min of the device's "
+        "pings within colocation_m of the sensor on at least this many distinct days",
+        ge=1,
+    )
+    max_entities: int = param(50, "scenario choice", "co-location entities returned per case, best first", ge=1)
+
+
 class SystemsConfig(Section):
-    run: tuple[Name, ...] = param(("exact", "splink", "broker"), "scenario choice", "systems under test, in order")
+    run: tuple[Name, ...] = param(
+        ("exact", "splink", "broker", "pattern"), "scenario choice", "systems under test, in order"
+    )
     commands: dict[Name, Command] = param(
         {}, "scenario choice", "external systems: name -> command line, run with the sandbox directory appended"
     )
@@ -418,7 +470,17 @@ class SystemsConfig(Section):
     max_answer_rows: int = param(
         2_000_000, "scenario choice", "rows an answer file may hold; a larger one is refused unread", ge=1
     )
+    parallel: int = param(
+        2,
+        "scenario choice (2: on a 2-core machine one system's start-up and single-threaded steps overlap another's "
+        "work; county-10k's four systems took 13.4 s a world at 2 against 21.0 s one at a time)",
+        "systems run at once in each world, each in its own sandbox under its own limits (answers do not depend "
+        "on it; timings do)",
+        ge=1,
+        le=16,
+    )
     splink: SplinkSystemConfig = Field(default_factory=SplinkSystemConfig)
+    pattern: PatternSystemConfig = Field(default_factory=PatternSystemConfig)
 
     @field_validator("run")
     @classmethod
