@@ -72,6 +72,16 @@ def foreign_born_share(sc: Scenario) -> dict[str, float]:
     return dict.fromkeys(GROUPS, round(share / sum(sc.world.group_mix.as_array()), DIGITS))
 
 
+def one_building_mix(sc: Scenario) -> list[float]:
+    """The kinds of building households live in, owners and renters together (weighted by the
+    scenario's household-weighted ownership rate): one mix for both tenures."""
+    own = sum(w * getattr(sc.housing.ownership, g) for g, w in household_shares(sc).items())
+    mix = [own * o + (1 - own) * r for o, r in zip(sc.housing.owner_kinds, sc.housing.renter_kinds, strict=True)]
+    rounded = [round(v, DIGITS) for v in mix]
+    rounded[0] = round(1.0 - rounded[1] - rounded[2], DIGITS)  # still sums to one after rounding
+    return rounded  # a list, as the value reads back from a scenario file
+
+
 def _frozen(d: dict[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(d)
 
@@ -94,6 +104,17 @@ MECHANISMS: tuple[Mechanism, ...] = (
         _frozen({"housing.ownership": per_household("housing", "ownership")}),
         "the scenario's own housing.ownership averaged over households; FACTS: all households 65.7% (Census "
         "CPS/HVS Q4 2023)",
+    ),
+    Mechanism(
+        "equal_building_density",
+        "equal building density",
+        "owners and renters live in the same mix of houses, small multi-unit buildings and large complexes (the "
+        "scenario's tenure-weighted mix), so no group lives in dense buildings more than another through its "
+        "tenure: dense buildings put many unrelated people within metres of each other every night, which "
+        "co-location and device linkage read as ties",
+        _frozen({"housing.owner_kinds": one_building_mix, "housing.renter_kinds": one_building_mix}),
+        "the scenario's own housing.owner_kinds and housing.renter_kinds, weighted by its household-weighted "
+        "ownership rate",
     ),
     Mechanism(
         "equal_multigenerational",
