@@ -128,7 +128,9 @@ def pooled_error_types(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def answered_tasks(worlds: list[WorldRun]) -> dict[str, tuple[str, ...]]:
     """The tasks each system takes part in: those it wrote an answer file for in some world. A
     system that did not finish in some world takes part in every task (what it left undone is
-    scored as no answer); one that finished without writing a task's file does not take part."""
+    scored as no answer); one that finished without writing a task's file does not take part in
+    it; one that wrote no answer file at all takes part in every task, scored as no answer (so
+    abstaining from everything is never a way out of the scorecard)."""
     out = {}
     for name in worlds[0].statuses:
         done = set()
@@ -139,7 +141,7 @@ def answered_tasks(worlds: list[WorldRun]) -> dict[str, tuple[str, ...]]:
             for t in registry.tasks():
                 if not finished or per_task.get(t.name, {}).get("state", "ok") != NOT_ANSWERED:
                     done.add(t.name)
-        out[name] = tuple(t.name for t in registry.tasks() if t.name in done)
+        out[name] = tuple(t.name for t in registry.tasks() if t.name in done or not done)
     return out
 
 

@@ -271,6 +271,8 @@ METRICS = (
         "colocation_cases",
         f"false links who live in the subject's building, {_DEV}",
         unit="per_case",
+        headline=True,  # the harm dense buildings carry (equal_building_density attributes it)
+        short="neighbours drawn in",
     ),
     Metric(
         "coworkers_drawn_per_case",

@@ -268,7 +268,6 @@ METRICS = (
         "in the audit window",
         higher_is_better=True,
         headline=True,
-        summary=True,
         short="device prec.",
     ),
     Metric(

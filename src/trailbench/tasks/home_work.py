@@ -708,7 +708,7 @@ METRICS = (
         scale=100.0,
         headline=True,
         summary=True,
-        short="at wrong home /100",
+        short="wrong homes /100",
     ),
     Metric(
         "children_at_wrong_home_per_100_cases",
