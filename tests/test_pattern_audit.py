@@ -91,8 +91,11 @@ def test_the_report_draws_the_pattern_tasks(runs: dict[str, tuple[Path, dict[str
     assert 'id="pattern"' in html and "Error types: home work" in html
     timelines = [c for c in card["explained_cases"] if c.get("timeline")]
     assert timelines and html.count("days into the audit window") == len(timelines)
-    for c in timelines:
-        assert c["task"] == "home_work" and f"case {c['case_id']}" in html
+    assert {c["task"] for c in timelines} == {"home_work"}
+    others = [c for c in card["explained_cases"] if c["task"] in ("device_link", "colocation")]
+    assert others  # drawn as chains, without a timeline
+    for c in timelines + others:
+        assert f"{c['system']}</strong>, case {c['case_id']}" in html
     # exact's row under a pattern metric, and pattern's under a locate one, say "not answered"
     assert "not answered" in html
 

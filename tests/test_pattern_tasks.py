@@ -755,7 +755,9 @@ def test_metrics_weigh_device_cases_only() -> None:
     for name in ("home_work", "device_link", "colocation"):
         t = registry.task(name)
         assert all(m.denominator != "cases" for m in t.metrics), name
-        assert not any(m.summary for m in t.metrics)
+        # the CLI summary shows at most three figures a task (one table for the pattern system
+        # fits 80 columns): checked with the summary itself in tests/test_pattern_audit.py
+        assert sum(m.summary for m in t.metrics) <= 2
         assert set(t.strata) == {
             "shift",
             "multiple_jobs",

@@ -426,16 +426,17 @@ def task_errors(card: dict[str, Any], systems: list[str]) -> list[dict[str, Any]
 
 
 def timelines(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """Explained cases that carry a timeline (the pattern-of-life tasks), each drawn: the subject's
-    true stays against the clue device's pings."""
+    """The explained cases of every task but locate (which has its own section), each with its
+    chain; those with a timeline (home_work's) drawn: the subject's true stays against the clue
+    device's pings."""
     days = float(card["scenario"].get("movement", {}).get("window_days", 14))
     out = []
     for c in card["explained_cases"]:
-        tl = c.get("timeline")
-        if not tl:
+        if c.get("task", "locate") == "locate":
             continue
+        tl = c.get("timeline")
         title = f"{c['system']}, case {c['case_id']}: {str(c['cause']).replace('-', ' ')}"
-        out.append(c | {"chart": charts.timeline(tl, title, days)})
+        out.append(c | {"chart": charts.timeline(tl, title, days) if tl else None})
     return out
 
 
