@@ -258,10 +258,10 @@ STAY_COLOURS = {"home": PALETTE[0], "work": PALETTE[1], "informal_work": PALETTE
 
 def timeline(tl: Mapping[str, Any], title: str, days: float) -> Markup:
     """One subject's audit window: a band of their true stays (home, work, elsewhere) above each
-    ping of the clue device, placed by its distance from the true home (circles) and from the
-    answered home (triangles), on a log scale of metres. A night-shift worker whose home was
+    ping of the clue device, placed by its distance from the true home (dots) and from the
+    answered home (squares), on a log scale of metres. A night-shift worker whose home was
     placed at work shows as pings near the answer while the band says work."""
-    width, height, left, right, top, band, bottom = 720, 260, 64, 150, 36, 14, 40
+    width, height, left, right, top, band, bottom = 820, 260, 64, 230, 36, 14, 40
     pw = width - left - right
     plot_top = top + band + 8
     ph = height - plot_top - bottom
@@ -284,27 +284,34 @@ def timeline(tl: Mapping[str, Any], title: str, days: float) -> Markup:
     for start, end, kind in tl.get("stays", []):
         colour = STAY_COLOURS.get(str(kind), "#bbbbbb")
         x0, x1 = px(float(start)), px(float(end))
-        out.append(
-            f"<rect x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 0.5):.1f}' height='{band}' fill='{colour}'>"
-            f"<title>{escape(str(kind))}</title></rect>"
-        )
+        out.append(f"<rect x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 0.5):.1f}' height='{band}' fill='{colour}'/>")
     for d in range(int(days) + 1):
         out.append(f"<text x='{px(d * 1440.0):.1f}' y='{plot_top + ph + 14}' text-anchor='middle'>{d}</text>")
     for d in (0, 10, 100, 1000, 10_000):
         out.append(f"<text x='{left - 6}' y='{py(d) + 4:.1f}' text-anchor='end'>{d:,} m</text>")
     out.append(f"<text x='{left + pw / 2:.1f}' y='{height - 6}' text-anchor='middle'>days into the audit window</text>")
+    # every ping one zero-length segment of one path per series, drawn by its line cap (round:
+    # a dot; square: a square): a few bytes a ping, and the two series tell apart in print
+    true_pts, answer_pts = [], []
     for minute, d_answer, d_true, _source in tl.get("pings", []):
         x = px(float(minute))
-        out.append(_marker("circle", x, py(d_true), PALETTE[0]))
+        true_pts.append(f"M{x:.1f} {py(d_true):.1f}h0")
         if d_answer is not None:
-            out.append(_marker("triangle-open", x, py(d_answer), PALETTE[1]))
-    keys = [
-        ("circle", PALETTE[0], "ping: metres from the true home"),
-        ("triangle-open", PALETTE[1], "ping: metres from the answer"),
+            answer_pts.append(f"M{x:.1f} {py(d_answer):.1f}h0")
+    series = [
+        ("round", PALETTE[0], "ping: metres from the true home", true_pts),
+        ("square", PALETTE[1], "ping: metres from the answer", answer_pts),
     ]
-    for k, (shape, colour, label) in enumerate(keys):
+    for k, (cap, colour, label, pts) in enumerate(series):
+        if pts:
+            out.append(
+                f"<path d='{''.join(pts)}' stroke='{colour}' stroke-width='5' stroke-linecap='{cap}' "
+                "fill='none' opacity='0.8'/>"
+            )
         ly = plot_top + 14 + 18 * k
-        out.append(_marker(shape, width - right + 14, ly - 4, colour))
+        out.append(
+            f"<path d='M{width - right + 14} {ly - 4}h0' stroke='{colour}' stroke-width='7' stroke-linecap='{cap}'/>"
+        )
         out.append(f"<text x='{width - right + 24}' y='{ly}'>{escape(label)}</text>")
     for k, (label, colour) in enumerate((("home", PALETTE[0]), ("work", PALETTE[1]), ("elsewhere", "#bbbbbb"))):
         ly = plot_top + 64 + 18 * k
