@@ -1,0 +1,101 @@
+"""Benchmark: licence-plate reads for a preset over the audit window (issue 12).
+
+Builds the world, places and daily activity as the signals stage does (timed apart), then
+vehicles, trips and cameras, then streams the reads to Parquet partitions on ``--workers``
+threads and reports reads per second of wall time and per CPU-second, trips per second, peak
+resident memory (``resource.getrusage``) and the load average when it started. Each preset
+runs in a fresh child process, so the peak is its own. ``--dense`` also times a variant with
+readers at every built-up crossing (many reads a trip: the per-read cost rather than the
+per-trip one).
+
+Usage: python benchmarks/plate_reads.py [PRESET ...] [--workers N] [--dense]
+(default: county-10k, 2 workers). Prints one JSON line per run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = """
+import json, os, resource, sys, time
+from pathlib import Path
+from trailbench.rng import stream
+from trailbench.scenario import load_scenario
+from trailbench.scenario.movement import MovementConfig
+from trailbench.scenario.plates import PlatesConfig
+from trailbench.trails.plate_reads import build_cameras, plan_reads, write_reads
+from trailbench.world import build_world, period
+from trailbench.world.activity import build_activity
+from trailbench.world.places import build_places
+from trailbench.world.roads import build_roads
+from trailbench.world.trips import build_trips
+from trailbench.world.vehicles import build_vehicles
+from trailbench.world.window import default_window
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+sc = load_scenario(sys.argv[1])
+out, workers, dense = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+mv = MovementConfig()
+pc = PlatesConfig(fixed_cameras=10_000) if dense else PlatesConfig()
+load = os.getloadavg()[0]
+t = time.perf_counter()
+world = build_world(sc)
+t_world = time.perf_counter() - t
+t = time.perf_counter()
+places = build_places(stream(sc.seed, "world", "places"), world.units, world.people.height, world.employers, mv)
+window = default_window(period(sc)[1], mv.window_days)
+activity = build_activity(world, places, mv, sc.seed, window)
+t_activity = time.perf_counter() - t
+t = time.perf_counter()
+vehicles = build_vehicles(world.people, world.households, world.ties, pc, sc.seed, window)
+roads = build_roads(world.units, pc)
+trips = build_trips(activity, vehicles, roads, pc, sc.seed)
+cams = build_cameras(roads, world.units, pc, sc.seed, world.people.height, window.days)
+plan = plan_reads(vehicles, trips, roads, cams, pc, activity)
+t_prep = time.perf_counter() - t
+t, c = time.perf_counter(), cpu()
+reads = write_reads(plan, pc, sc.seed, out / "trails", out / "truth", workers)
+t_reads, c_reads = time.perf_counter() - t, cpu() - c
+size = sum(p.stat().st_size for p in (out / "trails" / "plate_reads").rglob("*.parquet"))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({
+    "scenario": sys.argv[1], "dense_cameras": dense, "people": world.people.height, "days": window.days,
+    "workers": workers, "vehicles": len(vehicles), "trips": len(trips), "cameras": len(cams.ids),
+    "reads": reads, "parts": plan.parts,
+    "world_s": round(t_world, 2), "activity_s": round(t_activity, 2),
+    "vehicles_trips_cameras_s": round(t_prep, 2), "reads_s": round(t_reads, 3), "reads_cpu_s": round(c_reads, 3),
+    "reads_per_s": round(reads / t_reads), "reads_per_cpu_s": round(reads / max(c_reads, 1e-9)),
+    "trips_per_s": round(len(trips) / t_reads), "bytes_per_read": round(size / max(reads, 1), 2),
+    "peak_mb": round(peak), "load_at_start": round(load, 2),
+}))
+"""
+
+
+def main(args: list[str]) -> None:
+    workers = 2
+    if "--workers" in args:
+        i = args.index("--workers")
+        workers = int(args[i + 1])
+        args = args[:i] + args[i + 2 :]
+    dense = "--dense" in args
+    args = [a for a in args if a != "--dense"]
+    for preset in args or ["county-10k"]:
+        for variant in [False, True] if dense else [False]:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, preset, str(Path(tmp)), str(workers), "1" if variant else "0"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+            print(out.splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,128 @@
+"""The road grid: arterials over the region's block grid, a highway corridor to a port-of-entry zone.
+
+Local streets run along the block grid (130 m); every ``arterial_blocks``-th street is an
+arterial, so the arterials form a square grid of nodes (their crossings) at spacing
+``A = 130 m * arterial_blocks``, covering the region and the empty land between towns. One
+east-west arterial row, the one nearest the middle of where people live, is the highway
+corridor; it runs past the region's eastern edge to the port-of-entry zone ``port_offset_m``
+beyond it.
+
+A trip is routed from the node nearest its origin to the node nearest its destination, along
+arterials (local streets carry no readers and are left out): east-west along the origin's row,
+then north-south along the destination's column. A trip running further east-west than
+``highway_min_m`` instead goes north-south to the corridor, along it, and north-south again.
+A route is up to three straight legs; :func:`route_legs` gives them as arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from trailbench.scenario.plates import PlatesConfig
+
+BLOCK_M = 130.0
+MARGIN_NODES = 2
+H, V = 0, 1  # leg along a row (east-west) or along a column (north-south)
+
+
+@dataclass(frozen=True)
+class Roads:
+    spacing: float  # metres between arterial nodes
+    x0: float  # coordinates of node (0, 0)
+    y0: float
+    cols: int
+    rows: int
+    highway_row: int
+    port_col: int
+    highway_min_cols: int  # east-west spans (in nodes) above which trips take the corridor
+    region_cols: int  # columns up to the region's eastern edge; beyond it only the corridor
+
+    def col(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint((np.asarray(x) - self.x0) / self.spacing), 0, self.cols - 1).astype(np.int64)
+
+    def row(self, y: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint((np.asarray(y) - self.y0) / self.spacing), 0, self.rows - 1).astype(np.int64)
+
+    def node_x(self, col: np.ndarray | int) -> np.ndarray:
+        return self.x0 + np.asarray(col) * self.spacing
+
+    def node_y(self, row: np.ndarray | int) -> np.ndarray:
+        return self.y0 + np.asarray(row) * self.spacing
+
+    @property
+    def port_xy(self) -> tuple[float, float]:
+        return float(self.node_x(self.port_col)), float(self.node_y(self.highway_row))
+
+
+def build_roads(units: pl.DataFrame, pc: PlatesConfig) -> Roads:
+    """The arterial grid over ``units`` (housing units with x, y in metres)."""
+    a = BLOCK_M * pc.arterial_blocks
+    ux, uy = units["x"].to_numpy(), units["y"].to_numpy()
+    x0 = float(np.floor(ux.min() / a) * a) - MARGIN_NODES * a
+    y0 = float(np.floor(uy.min() / a) * a) - MARGIN_NODES * a
+    region_cols = int(np.ceil((ux.max() - x0) / a)) + MARGIN_NODES + 1
+    rows = int(np.ceil((uy.max() - y0) / a)) + MARGIN_NODES + 1
+    port_col = region_cols + max(1, int(np.ceil(pc.port_offset_m / a)))
+    hw = int(np.clip(np.rint((np.median(uy) - y0) / a), 0, rows - 1))
+    return Roads(a, x0, y0, port_col + 1, rows, hw, port_col, int(pc.highway_min_m // a), region_cols)
+
+
+@dataclass
+class Legs:
+    """Up to three legs per trip, each (n, 3): axis (H or V), the fixed row or column, the
+    first and last node along the moving coordinate, and the nodes travelled before the leg."""
+
+    axis: np.ndarray
+    fixed: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    before: np.ndarray
+    length: np.ndarray  # (n,) nodes travelled in all
+
+    def valid(self) -> np.ndarray:
+        """Legs that exist (a trip routed in two legs has an empty third)."""
+        return self.fixed >= 0
+
+
+def route_legs(roads: Roads, c0: np.ndarray, r0: np.ndarray, c1: np.ndarray, r1: np.ndarray) -> Legs:
+    """The legs of routes from node (c0, r0) to node (c1, r1)."""
+    n = len(c0)
+    hw = np.abs(c1 - c0) > roads.highway_min_cols
+    rh = np.full(n, roads.highway_row, dtype=np.int64)
+    axis = np.empty((n, 3), dtype=np.int8)
+    fixed = np.empty((n, 3), dtype=np.int64)
+    a = np.empty((n, 3), dtype=np.int64)
+    b = np.empty((n, 3), dtype=np.int64)
+    # local: H along r0 from c0 to c1, V along c1 from r0 to r1, no third leg
+    # highway: V along c0 from r0 to rh, H along rh from c0 to c1, V along c1 from rh to r1
+    axis[:, 0] = np.where(hw, V, H)
+    fixed[:, 0] = np.where(hw, c0, r0)
+    a[:, 0] = np.where(hw, r0, c0)
+    b[:, 0] = np.where(hw, rh, c1)
+    axis[:, 1] = np.where(hw, H, V)
+    fixed[:, 1] = np.where(hw, rh, c1)
+    a[:, 1] = np.where(hw, c0, r0)
+    b[:, 1] = np.where(hw, c1, r1)
+    axis[:, 2] = V
+    fixed[:, 2] = np.where(hw, c1, -1)
+    a[:, 2] = np.where(hw, rh, 0)
+    b[:, 2] = np.where(hw, r1, 0)
+    span = np.abs(b - a)
+    span[:, 2] = np.where(hw, span[:, 2], 0)
+    before = np.cumsum(span, axis=1) - span
+    return Legs(axis, fixed, a, b, before, span.sum(axis=1))
+
+
+def built_up_nodes(roads: Roads, units: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes with housing nearest them: (col, row, share of those units in multi-unit buildings),
+    sorted by row then column."""
+    c = roads.col(units["x"].to_numpy())
+    r = roads.row(units["y"].to_numpy())
+    node = r * roads.cols + c
+    multi = (units["kind"].to_numpy() != "house").astype(np.float64)
+    uniq, inv = np.unique(node, return_inverse=True)
+    share = np.bincount(inv, weights=multi) / np.bincount(inv)
+    return uniq % roads.cols, uniq // roads.cols, share
