@@ -43,13 +43,7 @@ COUNTS: tuple[str, ...] = (
 
 
 def _zero_counts(cases: pl.DataFrame) -> pl.DataFrame:
-    return cases.select(
-        "case_id",
-        *(
-            pl.col("device_case").alias(c) if c == "device_link_cases" else pl.lit(0, dtype=pl.Int64).alias(c)
-            for c in COUNTS
-        ),
-    )
+    return pt.zero_counts(cases, COUNTS, "device_link_cases")
 
 
 def score_device_link(

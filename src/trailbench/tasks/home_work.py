@@ -377,16 +377,7 @@ def score_work(
 
 
 def _zero_counts(cases: pl.DataFrame) -> pl.DataFrame:
-    """Every count 0, ``home_work_cases`` from the case's device clue."""
-    return cases.select(
-        "case_id",
-        *(
-            pl.col("device_case").alias(c)
-            if c == "home_work_cases"
-            else pl.lit(0.0 if c in FLOAT_COUNTS else 0, dtype=pl.Float64 if c in FLOAT_COUNTS else pl.Int64).alias(c)
-            for c in COUNTS
-        ),
-    )
+    return pt.zero_counts(cases, COUNTS, "home_work_cases", FLOAT_COUNTS)
 
 
 def case_counts(cases: pl.DataFrame, home: pl.DataFrame, work: pl.DataFrame, residents: pl.DataFrame) -> pl.DataFrame:

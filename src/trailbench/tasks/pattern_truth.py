@@ -93,6 +93,23 @@ def task_cases(ctx: ScoreContext) -> pl.DataFrame:
     ).sort("case_id")
 
 
+def zero_counts(
+    cases: pl.DataFrame, counts: Iterable[str], cases_count: str, floats: Iterable[str] = ()
+) -> pl.DataFrame:
+    """One row per case: ``cases_count`` is the case's device clue (1 or 0), every other count 0
+    (a float 0 for those in ``floats``)."""
+    floats = set(floats)
+    return cases.select(
+        "case_id",
+        *(
+            pl.col("device_case").alias(c)
+            if c == cases_count
+            else pl.lit(0.0 if c in floats else 0, dtype=pl.Float64 if c in floats else pl.Int64).alias(c)
+            for c in counts
+        ),
+    )
+
+
 def clue_ids(ctx: ScoreContext, cases: pl.DataFrame) -> pl.DataFrame:
     """case_id, clue_id: the advertising ID each device case holds as a clue. Read from the docket
     systems see (``docket/cases.parquet`` beside the world) when it is there; else the advertising
