@@ -40,7 +40,6 @@ from trailbench.scenario import GROUPS
 from trailbench.tasks import pattern_truth as pt
 from trailbench.tasks import truth
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task
-from trailbench.tasks.locate import _building_residents
 from trailbench.world import World
 
 HOME_LEVELS = ("unit", "building", "within_100m", "within_250m")
@@ -263,7 +262,7 @@ def _wrong_home_residents(world: World, df: pl.DataFrame) -> pl.DataFrame:
     at_units = truth.residents_at(
         world, df.filter("wrong_unit").select("case_id", "as_of", unit_id="pointed_unit")
     ).with_columns(weight=pl.lit(1.0))
-    at_blds = _building_residents(
+    at_blds = truth.building_residents(
         world,
         df.filter("wrong_bld").select(
             "case_id", "as_of", building_id="pointed_building", own_unit=pl.lit(None, dtype=pl.Int64)

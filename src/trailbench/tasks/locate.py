@@ -70,19 +70,6 @@ def _digit_cause(df: pl.DataFrame, world: World, cases: pl.DataFrame) -> pl.Data
     return pl.DataFrame({"case_id": sorted(set(hit))}, schema={"case_id": pl.String})
 
 
-def _building_residents(world: World, asks: pl.DataFrame) -> pl.DataFrame:
-    """For (case_id, building_id, as_of, own_unit): residents of the building's other occupied
-    units on as_of, each weighted 1/k (k occupied units other than the subject's own)."""
-    res = truth.residents_at(
-        world,
-        asks.join(world.units.select("unit_id", "building_id"), on="building_id").select("case_id", "unit_id", "as_of"),
-    )
-    res = res.join(asks.select("case_id", "own_unit"), on="case_id").filter(
-        pl.col("own_unit").is_null() | (pl.col("unit_id") != pl.col("own_unit"))
-    )
-    return res.with_columns(weight=1.0 / pl.col("unit_id").n_unique().over("case_id")).drop("own_unit")
-
-
 def score_locate(
     answers: pl.DataFrame,
     cases: pl.DataFrame,
@@ -170,7 +157,7 @@ def score_locate(
         "case_id", "as_of", unit_id="answered_unit"
     )
     at_units = truth.residents_at(world, doors).with_columns(weight=pl.lit(1.0))
-    at_buildings = _building_residents(
+    at_buildings = truth.building_residents(
         world,
         df.filter(bld & pl.col("outcome").is_in([*WRONG_DOOR, "building"])).select(
             "case_id",

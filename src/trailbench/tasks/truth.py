@@ -52,6 +52,20 @@ def residents_at(world: World, doors: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def building_residents(world: World, asks: pl.DataFrame) -> pl.DataFrame:
+    """For (case_id, building_id, as_of, own_unit): residents of the building's other occupied
+    units on as_of, each weighted 1/k (k occupied units other than the subject's own): who is
+    behind a door when a multi-unit building is named without its unit."""
+    res = residents_at(
+        world,
+        asks.join(world.units.select("unit_id", "building_id"), on="building_id").select("case_id", "unit_id", "as_of"),
+    )
+    res = res.join(asks.select("case_id", "own_unit"), on="case_id").filter(
+        pl.col("own_unit").is_null() | (pl.col("unit_id") != pl.col("own_unit"))
+    )
+    return res.with_columns(weight=1.0 / pl.col("unit_id").n_unique().over("case_id")).drop("own_unit")
+
+
 def ties_at(world: World, asks: pl.DataFrame) -> pl.DataFrame:
     """case_id, other (person), kind: ties of the subject in force on ``as_of`` (begun by then and
     not ended before it). A tie that ended before the as-of date is no tie."""
