@@ -89,7 +89,14 @@ def build_residences(sc: Scenario, rng: np.random.Generator, hh: pl.DataFrame, u
     res = pl.DataFrame(
         {"household_id": np.concatenate(hs), "unit_id": np.concatenate(us), "start": np.concatenate(ds)}
     ).sort(["household_id", "start"])
-    return res.with_columns(end=pl.col("start").shift(-1).over("household_id"))
+    return res.with_columns(end=next_start("household_id"))
+
+
+def next_start(key: str) -> pl.Expr:
+    """The next row's start within the same ``key`` (null on its last row): the same as
+    ``pl.col("start").shift(-1).over(key)`` on a frame whose rows of each key are contiguous,
+    without hashing the key."""
+    return pl.when(pl.col(key).shift(-1) == pl.col(key)).then(pl.col("start").shift(-1)).otherwise(None)
 
 
 def _event_months(rng: np.random.Generator, n: int, months: int, annual: float) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +141,7 @@ def build_jobs(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -> 
         schema_overrides={"employer_id": pl.Int64},
     ).with_columns(
         employer_id=pl.when(pl.col("informal")).then(None).otherwise(pl.col("employer_id")),
-        end=pl.col("start").shift(-1).over("person_id"),
+        end=next_start("person_id"),
     )
     employers = pl.DataFrame({"employer_id": np.arange(n_emp, dtype=np.int64)})
     sizes = (
@@ -223,5 +230,5 @@ def build_phones(sc: Scenario, rng: np.random.Generator, people: pl.DataFrame) -
             "start": np.concatenate(sp_start),
         }
     ).sort(["person_id", "start"])
-    spells = spells.with_columns(end=pl.col("start").shift(-1).over("person_id"))
+    spells = spells.with_columns(end=next_start("person_id"))
     return spells.with_columns(phone=format_phone(pl.col("number"))).sort(["number", "start"])

@@ -344,11 +344,12 @@ def _name_columns(
         sp = np.where(hisp, nc.hispanic_space, nc.other_space)
         is_hy = u < hy
         is_sp = (u >= hy) & (u < hy + sp)
-        pat = pl.Series(paternal.astype(str))
-        mat = pl.Series(maternal.astype(str))
-        hyph = (pat + "-" + mat).to_numpy()
-        spc = (pat + " " + mat).to_numpy()
-        surname = np.where(is_hy, hyph, np.where(is_sp, spc, surname)).astype(object)
+        surname = surname.astype(object)
+        for joined, sep in ((is_hy, "-"), (is_sp, " ")):
+            idx = np.flatnonzero(joined)
+            pat = pl.Series(paternal[idx], dtype=pl.String)
+            mat = pl.Series(maternal[idx], dtype=pl.String)
+            surname[idx] = (pat + sep + mat).to_numpy()
     # non-Hispanic spouses may take the partner's surname (Hispanic convention: keep own)
     sp_role = (role == 1) & ~hisp & ~male & (rng.random(n) < nc.spouse_takes_surname)
     surname[sp_role] = surname[first[sp_role]]
