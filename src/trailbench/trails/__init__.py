@@ -18,7 +18,15 @@ from trailbench.trails.catalog import SOURCES, Period, Source
 from trailbench.trails.errors import BIT, ERROR_KINDS
 from trailbench.trails.register import address_register
 from trailbench.trails.render import RECORD_COLUMNS, TRUTH_COLUMNS, identifiers, render
-from trailbench.trails.sources import COURT, DMV, LEASE_PROPERTY, PHONE_DIRECTORY, SOCIAL, UTILITY
+from trailbench.trails.sources import (
+    COURT,
+    DMV,
+    LEASE_PROPERTY,
+    PHONE_DIRECTORY,
+    SOCIAL,
+    UTILITY,
+    shared_residences,
+)
 from trailbench.world import World, period
 
 # The built-in sources, in order (``catalog.register``: the name ``register`` here is the
@@ -46,6 +54,11 @@ def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.
 
 
 def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
+    with shared_residences():  # the sources share one person-residence table
+        return _build_trails(world, sc, workers)
+
+
+def _build_trails(world: World, sc: Scenario, workers: int) -> Trails:
     start, end = period(sc)
     p = Period(start, end)
     ids = identifiers(world, sc.seed)
@@ -68,8 +81,15 @@ def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
     ]
     allrec = pl.concat([base, *derived], rechunk=False)
     del base, derived
-    order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
-    allrec = allrec[order]
+    order = pl.Series(stream(sc.seed, "trails", "record_ids").permutation(allrec.height))
+    # rows in ``order`` one column at a time, so only one column is ever held twice; each column
+    # is made contiguous first (a gather across the concatenated chunks is several times slower)
+    shuffled = []
+    for name in allrec.columns:
+        shuffled.append(allrec.get_column(name).rechunk().gather(order))
+        allrec = allrec.drop(name)
+    allrec = pl.DataFrame(shuffled)
+    del shuffled
     allrec = allrec.with_columns(record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9)))
     links = [s.links(allrec, world, sc, stream(sc.seed, "trails", s.name, "links")) for s in table if s.links]
     record_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_COLUMNS)

@@ -12,6 +12,8 @@ addresses (:func:`broker_records`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -90,15 +92,17 @@ def house_dob(col: str) -> pl.Expr:
     )
 
 
-def _digit_errors(rng: np.random.Generator, values: np.ndarray, rate: float, positions: str) -> np.ndarray:
-    """Key one digit wrong in a share ``rate`` of ``values``, in place; the mask of values changed.
+def _digit_errors(
+    rng: np.random.Generator, values: pl.Series, rate: float, positions: str
+) -> tuple[pl.Series, np.ndarray]:
+    """Key one digit wrong in a share ``rate`` of ``values``; the values and the mask of values changed.
 
     ``positions``: ``"dob"`` (an ISO date, any digit but the century's) or ``"number"`` (the
     house number at the start of an address text)."""
-    hit = np.flatnonzero((rng.random(len(values)) < rate) & (values != None))  # noqa: E711
+    hit = np.flatnonzero((rng.random(len(values)) < rate) & values.is_not_null().to_numpy())
     done = np.zeros(len(values), dtype=bool)
-    for i in hit:
-        v = str(values[i])
+    at, new = [], []
+    for i, v in zip(hit, values.gather(hit).to_list(), strict=True):
         if positions == "dob":  # not the century (assumption, as in render_dob)
             spots = [j for j in (2, 3, 5, 6, 8, 9) if j < len(v) and v[j].isdigit()]
         else:  # the house number at the start of an address
@@ -109,9 +113,32 @@ def _digit_errors(rng: np.random.Generator, values: np.ndarray, rate: float, pos
         d = str((int(v[j]) + int(rng.integers(1, 10))) % 10)
         if positions == "number" and j == 0 and d == "0":
             d = "1"
-        values[i] = v[:j] + d + v[j + 1 :]
-        done[i] = values[i] != v
-    return done
+        w = v[:j] + d + v[j + 1 :]
+        at.append(i)
+        new.append(w)
+        done[i] = w != v
+    return _edited(values, np.asarray(at, dtype=np.int64), new), done
+
+
+def _typos(rng: np.random.Generator, values: pl.Series, rate: float, kinds: np.ndarray) -> tuple[pl.Series, np.ndarray]:
+    """``errors._apply_typos`` on a series: only the cells selected are edited one by one."""
+    hit = np.flatnonzero((rng.random(len(values)) < rate) & values.is_not_null().to_numpy())
+    new = [errors.typo(rng, str(v), kinds) for v in values.gather(hit).to_list()]
+    mask = np.zeros(len(values), dtype=bool)
+    mask[hit] = True
+    return _edited(values, hit, new), mask
+
+
+def _edited(values: pl.Series, at: np.ndarray, new: list[str]) -> pl.Series:
+    return values.clone().scatter(at, pl.Series(new, dtype=pl.String)) if len(at) else values
+
+
+def _per_value(values: pl.Series, style: Callable[[str], pl.Expr]) -> pl.Series:
+    """``style`` applied once to each distinct value (names and addresses repeat across records)."""
+    u = values.drop_nulls().unique().to_frame("v").with_columns(h=style("v"))
+    if u.height == 0:
+        return values.to_frame("v").select(style("v")).to_series()
+    return values.replace_strict(u["v"], u["h"], default=None, return_dtype=pl.String)
 
 
 def broker_records(
@@ -131,6 +158,18 @@ def broker_records(
     missing dates of birth from the profile's other records (a namesake's, when it merged one).
     """
     take = bought.filter(pl.Series(rng.random(bought.height) < cfg.coverage))
+    return _kept_records(take, world, sc, cfg, rng, end)
+
+
+def _kept_records(
+    take: pl.DataFrame,
+    world: World,
+    sc: Scenario,
+    cfg: SourceConfig,
+    rng: np.random.Generator,
+    end: np.datetime64,
+) -> pl.DataFrame:
+    """:func:`broker_records` after the sample (``take``) is drawn."""
     n = take.height
     lag = rng.exponential(max(cfg.lag_days, 0.001), n).astype(np.int64)
     # the broker re-dates some old addresses as "last seen" recently, without checking them
@@ -139,38 +178,38 @@ def broker_records(
     bits = take["error_bits"].to_numpy() | np.where(redate, BIT["stale_address"], 0)
     # its own style, then its own keying errors
     gw, sw = NAME_WIDTH
-    texts = take.select(pl.col("address_text").unique().sort().drop_nulls())
-    texts = texts.with_columns(house=house_address("address_text"))
-    style = take.select(
-        given=house_name("given"),
-        surname=house_name("surname"),
-        middle=pl.col("middle").str.slice(0, 1),
-        address_text=pl.col("address_text").replace_strict(texts["address_text"], texts["house"], default=None),
+    style = pl.DataFrame(
+        {
+            "given": _per_value(take["given"], house_name),
+            "surname": _per_value(take["surname"], house_name),
+            "middle": take["middle"].str.slice(0, 1),
+            "address_text": _per_value(take["address_text"], house_address),
+        }
     )
     cut = (style["given"].str.len_chars() > gw) | (style["surname"].str.len_chars() > sw)
     bits |= np.where(cut.fill_null(False).to_numpy(), BIT["name_truncated"], 0)
     style = style.with_columns(pl.col("given").str.slice(0, gw), pl.col("surname").str.slice(0, sw))
     r = rates_for(sc, cfg.error_scale)
     kinds = np.array(r.typo_kinds) / sum(r.typo_kinds)
-    given = style["given"].to_numpy().astype(object)
-    surname = style["surname"].to_numpy().astype(object)
-    dob = take["dob"].to_numpy().astype(object)
-    addr = style["address_text"].to_numpy().astype(object)
-    bits[errors._apply_typos(rng, given, r.name_typo, kinds)] |= BIT["typo_given"]
-    bits[errors._apply_typos(rng, surname, r.name_typo, kinds)] |= BIT["typo_surname"]
-    bits[_digit_errors(rng, dob, r.dob_digit, "dob")] |= BIT["dob_digit"]
-    bits[_digit_errors(rng, addr, r.address_digit, "number")] |= BIT["address_digit"]
+    given, hit = _typos(rng, style["given"], r.name_typo, kinds)
+    bits[hit] |= BIT["typo_given"]
+    surname, hit = _typos(rng, style["surname"], r.name_typo, kinds)
+    bits[hit] |= BIT["typo_surname"]
+    dob, hit = _digit_errors(rng, take["dob"], r.dob_digit, "dob")
+    bits[hit] |= BIT["dob_digit"]
+    addr, hit = _digit_errors(rng, style["address_text"], r.address_digit, "number")
+    bits[hit] |= BIT["address_digit"]
     take = take.with_columns(
         observed_at=pl.min_horizontal(
             (pl.col("observed_at") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date), pl.lit(end)
         ),
         stale=pl.col("stale") | pl.Series(redate),
         source=pl.lit(BROKER.name),
-        given=pl.Series(given.tolist(), dtype=pl.String),
-        surname=pl.Series(surname.tolist(), dtype=pl.String),
+        given=given,
+        surname=surname,
         middle=style["middle"],
-        dob=pl.Series(dob.tolist(), dtype=pl.String),
-        address_text=pl.Series(addr.tolist(), dtype=pl.String),
+        dob=dob,
+        address_text=addr,
         licence_number=pl.lit(None, dtype=pl.String),
         case_number=pl.lit(None, dtype=pl.String),
     )
@@ -212,8 +251,12 @@ def bought_records(
     records: pl.DataFrame, world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period
 ) -> pl.DataFrame:
     """The broker's records, from the records of the sources declared ``sold_to_broker``."""
-    bought = records.filter(pl.col("source").is_in(sold_to_broker()))
-    return broker_records(bought, world, sc, cfg, rng, p.end - np.timedelta64(1, "D"))
+    # as ``broker_records(records.filter(sold), ...)``, without a copy of every record sold
+    sold = np.flatnonzero(records["source"].is_in(sold_to_broker()).to_numpy())
+    keep = np.zeros(records.height, dtype=bool)
+    keep[sold[rng.random(len(sold)) < cfg.coverage]] = True
+    take = records.filter(pl.Series(keep))
+    return _kept_records(take, world, sc, cfg, rng, p.end - np.timedelta64(1, "D"))
 
 
 def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.random.Generator) -> pl.DataFrame:
@@ -221,9 +264,13 @@ def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.rand
 
     Links join each profile's latest record; ``records`` are all records with ids (the broker's are used).
     """
-    b = records.filter(pl.col("source") == BROKER.name)
+    # only the columns read here: a filter of all of ``records`` would copy every column
+    b = records.select("source", "observed_at", "record_id", "group_key", "surname", "address_text").filter(
+        pl.col("source") == BROKER.name
+    )
     latest = (
-        b.sort("observed_at", "record_id")
+        b.select("observed_at", "record_id", "group_key", "surname")
+        .sort("observed_at", "record_id")
         .group_by("group_key")
         .agg(rep=pl.col("record_id").last(), surname=pl.col("surname").last())
     )

@@ -170,23 +170,23 @@ def render_dob(rng: np.random.Generator, r: Rates, dob: np.ndarray) -> tuple[pl.
     m2 = np.where(swap, day, m)
     d2 = np.where(swap, m, day)
     bits[swap] |= BIT["dob_swap"]
-    digits = np.char.add(
-        np.char.add(np.char.zfill(y.astype(str), 4), np.char.zfill(m2.astype(str), 2)),
-        np.char.zfill(d2.astype(str), 2),
-    ).astype(object)
+    d8 = pl.DataFrame({"y": y, "m": m2, "d": d2}).select(
+        pl.concat_str([pl.col(c).cast(pl.String).str.zfill(w) for c, w in (("y", 4), ("m", 2), ("d", 2))])
+    )[:, 0]
     dig = np.flatnonzero(rng.random(n) < r.dob_digit)
     pos = rng.integers(2, 8, len(dig))  # century digits are rarely wrong (assumption)
     new = rng.integers(0, 9, len(dig))
-    for i, p, v in zip(dig, pos, new, strict=True):
-        s = digits[i]
+    edited = []  # only the selected cells are edited one by one
+    for s, p, v in zip(d8.gather(dig).to_list(), pos, new, strict=True):
         c = str(v if str(v) != s[p] else 9)
-        digits[i] = s[:p] + c + s[p + 1 :]
+        edited.append(s[:p] + c + s[p + 1 :])
+    if len(dig):
+        d8 = d8.scatter(dig, pl.Series(edited, dtype=pl.String))
     bits[dig] |= BIT["dob_digit"]
     partial = rng.random(n) < r.dob_partial
     bits[partial] |= BIT["dob_partial"]
     missing = rng.random(n) < r.missing
     bits[missing] |= BIT["dob_missing"]
-    d8 = pl.Series(digits.tolist(), dtype=pl.String)
     full = pl.concat_str([d8.str.slice(0, 4), pl.lit("-"), d8.str.slice(4, 2), pl.lit("-"), d8.str.slice(6, 2)])
     text = pl.select(
         pl.when(pl.Series(missing)).then(None).when(pl.Series(partial)).then(full.str.slice(0, 7)).otherwise(full)
@@ -208,47 +208,58 @@ UNIT_STYLES = ("APT {}", "UNIT {}", "#{}", "APT. {}", "STE {}")
 ZIP_WEIGHTS = np.array([0.04, 0.04, 0.20, 0.36, 0.36])  # FACTS: pseudopeople ZIP digit weights
 
 
+def _edited(values: pl.Series, at: np.ndarray, new: list[str]) -> pl.Series:
+    return values.scatter(at, pl.Series(new, dtype=pl.String)) if len(at) else values
+
+
 def render_address(
     rng: np.random.Generator,
     r: Rates,
-    number: np.ndarray,
-    street: np.ndarray,
-    unit: np.ndarray,
-    town: np.ndarray,
-    zip_: np.ndarray,
+    number: np.ndarray | pl.Series,
+    street: np.ndarray | pl.Series,
+    unit: np.ndarray | pl.Series,
+    town: np.ndarray | pl.Series,
+    zip_: np.ndarray | pl.Series,
     state: str,
 ) -> tuple[pl.Series, np.ndarray]:
-    """Address text as a source writes it, with formatting variants and digit errors."""
+    """Address text as a source writes it, with formatting variants and digit errors.
+
+    The parts may be arrays or (faster) polars series; only the cells selected for a digit
+    error are edited one by one."""
     n = len(number)
     bits = np.zeros(n, dtype=np.int64)
-    num = number.astype(str).astype(object)
+    num_s = pl.Series(number).cast(pl.String)
     dig = np.flatnonzero(rng.random(n) < r.address_digit)
-    for i in dig:
-        s = num[i]
+    nums = []
+    for s in num_s.gather(dig).to_list():
         p = int(rng.integers(len(s)))
-        num[i] = s[:p] + str((int(s[p]) + int(rng.integers(1, 10))) % 10) + s[p + 1 :]
-        if num[i].startswith("0"):
-            num[i] = "1" + num[i][1:]
+        v = s[:p] + str((int(s[p]) + int(rng.integers(1, 10))) % 10) + s[p + 1 :]
+        if v.startswith("0"):
+            v = "1" + v[1:]
+        nums.append(v)
+    num_s = _edited(num_s, dig, nums)
     bits[dig] |= BIT["address_digit"]
-    z = zip_.astype(object).copy()
+    z_s = pl.Series(zip_, dtype=pl.String)
     zd = np.flatnonzero(rng.random(n) < r.zip_digit)
     zpos = rng.choice(5, size=len(zd), p=ZIP_WEIGHTS / ZIP_WEIGHTS.sum())
-    for i, p in zip(zd, zpos, strict=True):
-        s = z[i]
-        z[i] = s[:p] + str((int(s[p]) + int(rng.integers(1, 10))) % 10) + s[p + 1 :]
+    zips = []
+    for s, p in zip(z_s.gather(zd).to_list(), zpos, strict=True):
+        zips.append(s[:p] + str((int(s[p]) + int(rng.integers(1, 10))) % 10) + s[p + 1 :])
+    z_s = _edited(z_s, zd, zips)
     bits[zd] |= BIT["zip_digit"]
-    has_unit = unit != None  # noqa: E711
+    unit_s = pl.Series(unit, dtype=pl.String)
+    has_unit = unit_s.is_not_null().to_numpy()
     drop_unit = has_unit & (rng.random(n) < r.unit_missing)
     bits[drop_unit] |= BIT["unit_missing"]
     fmt = rng.random(n) < r.address_format
     bits[fmt] |= BIT["address_format"]
     df = pl.DataFrame(
         {
-            "num": pl.Series(num.tolist(), dtype=pl.String),
-            "street": pl.Series(street.tolist(), dtype=pl.String),
-            "unit": pl.Series(unit.tolist(), dtype=pl.String),
-            "town": pl.Series(town.tolist(), dtype=pl.String),
-            "zip": pl.Series(z.tolist(), dtype=pl.String),
+            "num": num_s,
+            "street": pl.Series(street, dtype=pl.String),
+            "unit": unit_s,
+            "town": pl.Series(town, dtype=pl.String),
+            "zip": z_s,
             "keep_unit": has_unit & ~drop_unit,
             "fmt": fmt,
             "style": rng.integers(0, len(UNIT_STYLES), n),

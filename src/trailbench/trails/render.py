@@ -314,11 +314,11 @@ def render(
         addr, abits = errors.render_address(
             rng,
             r,
-            U["number"].to_numpy()[uidx],
-            _arr(U, "street", uidx),
-            _arr(U, "unit", uidx),
-            _arr(U, "town", uidx),
-            _arr(U, "zip", uidx),
+            U["number"].gather(uidx),
+            U["street"].gather(uidx),
+            U["unit"].gather(uidx),
+            U["town"].gather(uidx),
+            U["zip"].gather(uidx),
             STATE,
         )
         out["address_text"] = pl.select(pl.when(pl.Series(has_unit)).then(addr)).to_series()

@@ -9,6 +9,9 @@ these into the text a system sees. Each source is declared once, after its funct
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import polars as pl
 
@@ -31,18 +34,59 @@ def _covered(rng: np.random.Generator, n: int, p: float | np.ndarray) -> np.ndar
     return rng.random(n) < p
 
 
+# Within :func:`shared_residences`, each world's residence tables are built once (keyed by the
+# world's id; the world is alive for the whole block) instead of once per source.
+_SHARED: dict[tuple[int, str], pl.DataFrame] | None = None
+
+
+@contextmanager
+def shared_residences() -> Iterator[None]:
+    """Build each world's person residences once for the sources read inside the block."""
+    global _SHARED
+    outer = _SHARED
+    if outer is None:
+        _SHARED = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _SHARED = None
+
+
+def _shared(world: World, name: str, make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    cache = _SHARED
+    if cache is None:
+        return make()
+    key = (id(world), name)
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 def person_residences(world: World) -> pl.DataFrame:
     """Residence spells per person (household spells expanded to members), with the previous unit."""
-    res = world.residences.with_columns(prev_unit=pl.col("unit_id").shift(1).over("household_id"))
-    return world.people.select("person_id", "household_id").join(res, on="household_id").sort("person_id", "start")
+
+    def make() -> pl.DataFrame:
+        res = world.residences.with_columns(prev_unit=pl.col("unit_id").shift(1).over("household_id"))
+        return world.people.select("person_id", "household_id").join(res, on="household_id").sort("person_id", "start")
+
+    return _shared(world, "person_residences", make)
+
+
+def _residences_by_start(world: World) -> pl.DataFrame:
+    return _shared(
+        world,
+        "by_start",
+        lambda: person_residences(world).select("person_id", "start", "unit_id", "prev_unit").sort("start"),
+    )
 
 
 def unit_at(world: World, events: pl.DataFrame, stale: np.ndarray | None = None) -> pl.DataFrame:
     """Add ``unit_id`` (the person's residence on ``observed_at``; the previous one where stale)."""
-    pr = person_residences(world).select("person_id", "start", "unit_id", "prev_unit")
+    pr = _residences_by_start(world)
     ev = events.with_row_index("_row").sort("observed_at")
     joined = ev.join_asof(
-        pr.sort("start"),
+        pr,
         left_on="observed_at",
         right_on="start",
         by="person_id",
@@ -323,19 +367,27 @@ FRIEND_ROUNDS = 30  # rounds of candidate draws for each kind of made-up edge
 
 
 def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, count, values sorted by key) for keys in [0, n)."""
-    order = np.lexsort((values, keys))
+    """(start, count, values sorted by key) for keys in [0, n) and values >= 0."""
     count = np.bincount(keys, minlength=n)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    return start, count, values[order]
+    if len(values) == 0:
+        return start, count, values
+    # sorted by (key, value): one sort of a combined key (equal pairs have equal values, so the
+    # result is the lexicographic order's)
+    width = np.int64(values.max()) + 1
+    return start, count, np.sort(keys.astype(np.int64) * width + values) % width
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Whether each of ``keys`` is in ``sorted_keys`` (sorted)."""
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[at] == keys
+    order = np.argsort(keys)  # sorted needles: the search walks the table in order
+    found = np.empty(len(keys), dtype=bool)
+    k = keys[order]
+    at = np.minimum(np.searchsorted(sorted_keys, k), len(sorted_keys) - 1)
+    found[order] = sorted_keys[at] == k
+    return found
 
 
 def _first(keys: np.ndarray) -> np.ndarray:
@@ -368,7 +420,8 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
     the lower and the higher record id, so neither its orientation nor its place in the table
     says what kind it is. Draws follow the profiles in (person, handle) order, not record order.
     """
-    soc = records.filter(pl.col("source") == SOCIAL.name).select("record_id", "person_id", "city", "handle")
+    soc = records.select("source", "record_id", "person_id", "city", "handle").filter(pl.col("source") == SOCIAL.name)
+    soc = soc.drop("source")
     people = soc.filter(pl.col("person_id").is_not_null()).sort("person_id", "handle")
     pages = soc.filter(pl.col("person_id").is_null()).sort("handle")
     n_prof, n_pages, n_people = people.height, pages.height, world.people.height
@@ -430,7 +483,8 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
             new = (b >= 0) & ~_member(have, key) & _first(key)
             take = np.flatnonzero(new)[:need]
             edges.append((a[take], b[take]))
-            have = np.sort(np.concatenate([have, key[take]]))
+            added = np.sort(key[take])  # merged into the sorted table, not re-sorted with it
+            have = np.insert(have, np.searchsorted(have, added), added)
             need -= len(take)
     a = np.concatenate([e[0] for e in edges])
     b = np.concatenate([e[1] for e in edges])
