@@ -24,7 +24,6 @@ from trailbench.tasks.associates import score_associates
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task
 
 FALSE_CLASSES = ("household", "neighbour", "coworker-same-shift", "coworker", "stranger")
-STRATA = ("shift", "multiple_jobs", "informal_work", "building_density", "shared_device", "ping_density")
 
 COUNTS: tuple[str, ...] = (
     "colocation_cases",
@@ -322,7 +321,7 @@ TASK = Task(
     score=score,
     counts=COUNTS,
     metrics=METRICS,
-    strata=STRATA,
+    strata=pt.STRATA,
     outcome_tables={
         "colocation": "one row per (system, device-clue case, returned entity): the person holding most of its "
         "identifiers and its class (tie, no-tie, duplicate of the subject, mixed)",

@@ -26,7 +26,6 @@ from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task, family
 
 CLASSES = ("household", "tie", "neighbour", "coworker", "stranger")
 CAUSES = (*(f"{c}-device" for c in CLASSES), "unknown-identifier")
-STRATA = ("shift", "multiple_jobs", "informal_work", "building_density", "shared_device", "ping_density")
 
 COUNTS: tuple[str, ...] = (
     "device_link_cases",
@@ -326,7 +325,7 @@ TASK = Task(
     score=score,
     counts=COUNTS,
     metrics=METRICS,
-    strata=STRATA,
+    strata=pt.STRATA,
     outcome_tables={
         "device_link": "one row per (system, device-clue case, identifier returned): its device, owner, the other "
         "person it stands for and their class (own, clue, household, tie, neighbour, coworker, stranger, unknown), "

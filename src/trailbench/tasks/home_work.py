@@ -62,7 +62,6 @@ WORK_CAUSES = (
     "work-elsewhere",
     "no-work-in-window",
 )
-STRATA = ("shift", "multiple_jobs", "informal_work", "building_density", "shared_device", "ping_density")
 
 COUNTS: tuple[str, ...] = (
     "home_work_cases",
@@ -772,7 +771,7 @@ TASK = Task(
     score=score,
     counts=COUNTS,
     metrics=METRICS,
-    strata=STRATA,
+    strata=pt.STRATA,
     outcome_tables={
         "home_work": "one row per (system, device-clue case, place): the rank-1 home or work answer scored, its "
         "outcome (unit/place, building, within_100m, within_250m, wrong, no-answer, not-working), cause, distance "

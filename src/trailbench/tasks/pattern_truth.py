@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from trailbench.tasks import truth
+from trailbench.world.signal_world import identifiers_seen as seen_in
 
 if TYPE_CHECKING:
     from trailbench.tasks.declare import ScoreContext
@@ -93,6 +94,10 @@ def task_cases(ctx: ScoreContext) -> pl.DataFrame:
     ).sort("case_id")
 
 
+# the strata every pattern task is sliced by (computed for each case in audit/cases.py)
+STRATA = ("shift", "multiple_jobs", "informal_work", "building_density", "shared_device", "ping_density")
+
+
 def zero_counts(
     cases: pl.DataFrame, counts: Iterable[str], cases_count: str, floats: Iterable[str] = ()
 ) -> pl.DataFrame:
@@ -148,19 +153,9 @@ def ping_counts(signals: SignalWorld) -> pl.DataFrame:
 
 
 def identifiers_seen(signals: SignalWorld) -> pl.Series:
-    """Every identifier systems can see: advertising IDs with pings, MACs in the Wi-Fi sightings."""
-
-    def make() -> pl.Series:
-        ads = ping_counts(signals)["device_id"].cast(pl.String)
-        parts = sorted((signals.where / "trails" / "wifi_sightings").glob("part-*.parquet"))
-        macs = (
-            pl.scan_parquet(parts).select(pl.col("mac").cast(pl.String)).unique().collect()["mac"]
-            if parts
-            else pl.Series([], dtype=pl.String)
-        )
-        return pl.concat([ads, macs]).unique().sort().rename("identifier")
-
-    return cached(signals, "identifiers_seen", make)
+    """Every identifier systems can see: advertising IDs with pings, MACs in the Wi-Fi sightings
+    (the set answers are validated against), sorted, once per world."""
+    return cached(signals, "identifiers_seen", lambda: seen_in(signals.where).sort().rename("identifier"))
 
 
 def clue_pings(signals: SignalWorld, ids: Iterable[str]) -> pl.DataFrame:
