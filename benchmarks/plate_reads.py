@@ -1,15 +1,19 @@
 """Benchmark: licence-plate reads for a preset over the audit window (issue 12).
 
 Builds the world, places and daily activity as the signals stage does (timed apart), then
-vehicles, trips and cameras, then streams the reads to Parquet partitions on ``--workers``
-threads and reports reads per second of wall time and per CPU-second, trips per second, peak
-resident memory (``resource.getrusage``) and the load average when it started. Each preset
-runs in a fresh child process, so the peak is its own. ``--dense`` also times a variant with
-readers at every built-up crossing (many reads a trip: the per-read cost rather than the
-per-trip one).
+vehicles, trips and cameras (timed together), then times the reads: ``plan_reads`` and
+``write_reads`` (routing every trip, drawing the reads of every vehicle block on ``--workers``
+threads, merging them into the one global order and writing every part of
+``trails/plate_reads/`` and ``truth/plate_reads/``). Reports reads per second of that wall time
+and per CPU-second (all threads), trips per second, bytes a read in ``trails/plate_reads/``,
+peak resident memory (``resource.getrusage``) and the load average when the child started and
+when the timed span did. Each preset runs in a fresh child process, so the peak is its own.
+``--dense`` also times a variant with readers at every built-up crossing (many reads a trip:
+the per-read cost rather than the per-trip one).
 
-Usage: python benchmarks/plate_reads.py [PRESET ...] [--workers N] [--dense]
-(default: county-10k, 2 workers). Prints one JSON line per run.
+Usage: python benchmarks/plate_reads.py [PRESET ...] [--workers N] [--dense] [--repeat N]
+(default: county-10k, 2 workers, each run once). Prints one JSON line per run; ``--repeat``
+runs each child that many times (on a shared machine, to see the spread).
 """
 
 from __future__ import annotations
@@ -57,44 +61,50 @@ vehicles = build_vehicles(world.people, world.households, world.ties, pc, sc.see
 roads = build_roads(world.units, pc)
 trips = build_trips(activity, vehicles, roads, pc, sc.seed)
 cams = build_cameras(roads, world.units, pc, sc.seed, world.people.height, window.days)
-plan = plan_reads(vehicles, trips, roads, cams, pc, activity)
 t_prep = time.perf_counter() - t
+load_reads = os.getloadavg()[0]
 t, c = time.perf_counter(), cpu()
-reads = write_reads(plan, pc, sc.seed, out / "trails", out / "truth", workers)
+plan = plan_reads(vehicles, trips, roads, cams, pc, activity)
+reads, parts = write_reads(plan, pc, sc.seed, out / "trails", out / "truth", workers)
 t_reads, c_reads = time.perf_counter() - t, cpu() - c
 size = sum(p.stat().st_size for p in (out / "trails" / "plate_reads").rglob("*.parquet"))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({
     "scenario": sys.argv[1], "dense_cameras": dense, "people": world.people.height, "days": window.days,
     "workers": workers, "vehicles": len(vehicles), "trips": len(trips), "cameras": len(cams.ids),
-    "reads": reads, "parts": plan.parts,
+    "reads": reads, "parts": parts,
     "world_s": round(t_world, 2), "activity_s": round(t_activity, 2),
     "vehicles_trips_cameras_s": round(t_prep, 2), "reads_s": round(t_reads, 3), "reads_cpu_s": round(c_reads, 3),
     "reads_per_s": round(reads / t_reads), "reads_per_cpu_s": round(reads / max(c_reads, 1e-9)),
     "trips_per_s": round(len(trips) / t_reads), "bytes_per_read": round(size / max(reads, 1), 2),
-    "peak_mb": round(peak), "load_at_start": round(load, 2),
+    "peak_mb": round(peak), "load_at_start": round(load, 2), "load_at_reads": round(load_reads, 2),
 }))
 """
 
 
+def _option(args: list[str], name: str, default: int) -> tuple[int, list[str]]:
+    if name not in args:
+        return default, args
+    i = args.index(name)
+    return int(args[i + 1]), args[:i] + args[i + 2 :]
+
+
 def main(args: list[str]) -> None:
-    workers = 2
-    if "--workers" in args:
-        i = args.index("--workers")
-        workers = int(args[i + 1])
-        args = args[:i] + args[i + 2 :]
+    workers, args = _option(args, "--workers", 2)
+    repeat, args = _option(args, "--repeat", 1)
     dense = "--dense" in args
     args = [a for a in args if a != "--dense"]
     for preset in args or ["county-10k"]:
         for variant in [False, True] if dense else [False]:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = subprocess.run(
-                    [sys.executable, "-c", CHILD, preset, str(Path(tmp)), str(workers), "1" if variant else "0"],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stdout.strip()
-            print(out.splitlines()[-1], flush=True)
+            for _ in range(repeat):
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = subprocess.run(
+                        [sys.executable, "-c", CHILD, preset, str(Path(tmp)), str(workers), "1" if variant else "0"],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout.strip()
+                print(out.splitlines()[-1], flush=True)
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ def test_metrics_lists_the_declared_metrics_in_order() -> None:
     assert frame["task"].to_list() == [m.task for m in registry.metrics().values()]
 
 
-BUILT_IN = ["locate", "associates", "home_work", "device_link", "colocation"]
+BUILT_IN = ["locate", "associates", "home_work", "device_link", "colocation", "flag", "hotlist"]
 
 
 def test_tasks_lists_the_built_in_tasks() -> None:

@@ -106,7 +106,7 @@ def test_the_stage_graph_is_declared_and_covers_the_registries() -> None:
     from trailbench.stages import STAGES, stage_hash
     from trailbench.trails import catalog
 
-    assert [s.parent for s in STAGES.values()] == [None, "world", "trails", "signals", "docket", "systems"]
+    assert [s.parent for s in STAGES.values()] == [None, "world", "trails", "signals", "plates", "docket", "systems"]
     sc = small_scenario()
     before = {s: stage_hash(sc, s) for s in STAGES}
     registry.register(TOWN)

@@ -1,12 +1,13 @@
 """Vehicles, plates, trips, plate cameras, reads and the hotlist: realism within stated tolerances,
 the fictional namespace, planted targets that follow their rule, the camera-placement switch, a
-hand-built misread stop, and byte-identical output whatever the thread count (issue 12, world and
-trails)."""
+hand-built misread stop, reads whose order, partitions and ids reveal nothing of the truth, and
+byte-identical output whatever the thread count (issue 12, world and trails)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,12 @@ from trailbench.trails.plate_reads import (
     passes,
     placement_weights,
     plan_reads,
+    visible_order,
 )
 from trailbench.world import World, period
 from trailbench.world import plates as pl8
 from trailbench.world.activity import Activity, build_activity
+from trailbench.world.ids import KeyedPermutation
 from trailbench.world.places import build_places
 from trailbench.world.roads import build_roads, built_up_nodes
 from trailbench.world.trips import build_trips
@@ -39,8 +42,10 @@ from trailbench.world.window import default_window
 
 MV = MovementConfig()
 # more targets, port visitors, cameras and patrol cars than the defaults, so a 2,000-person world
-# has enough of each to measure; small partitions, so there are several
+# has enough of each to measure; small vehicle blocks and output parts, so there are several
 PC = PlatesConfig(target_share=0.03, port_visitors=0.03, fixed_cameras=40, patrol_cars=10, vehicles_per_part=300)
+READS_PER_PART = 3000
+VISIBLE = ("camera_id", "t", "plate_as_read", "state_as_read", "confidence")
 PLATE_RE = {
     "standard": r"^[A-HJ-NPR-Z]{3}[0-9]{4}$",
     "specialty": r"^[0-9]{2}[A-HJ-NPR-Z]{3}[0-9]{2}$",
@@ -54,11 +59,16 @@ class Run:
     activity: Activity
     out: Path
 
+    def parts(self, side: str, name: str) -> list[pl.DataFrame]:
+        files = sorted((self.out / side / name).glob("part-*.parquet"))
+        return [pl.read_parquet(f).with_columns(pl.col(pl.Categorical).cast(pl.String)) for f in files]
+
     def table(self, side: str, name: str) -> pl.DataFrame:
-        return pl.concat([pl.read_parquet(f) for f in sorted((self.out / side / name).glob("part-*.parquet"))])
+        return pl.concat(self.parts(side, name))
 
     def reads(self) -> pl.DataFrame:
-        return pl.concat([self.table("trails", "plate_reads"), self.table("truth", "plate_reads")], how="horizontal")
+        truth = self.table("truth", "plate_reads").drop("read_id")
+        return pl.concat([self.table("trails", "plate_reads"), truth], how="horizontal")
 
     def truth(self, name: str) -> pl.DataFrame:
         return pl.read_parquet(self.out / "truth" / f"{name}.parquet")
@@ -77,7 +87,7 @@ def activity(tiny: Scenario, tiny_world: World) -> Activity:
 @pytest.fixture(scope="module")
 def run(tiny: Scenario, tiny_world: World, activity: Activity, tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = tmp_path_factory.mktemp("plates1")
-    build_plates(tiny_world, activity, PC, tiny.seed, out / "trails", out / "truth", workers=1)
+    build_plates(tiny_world, activity, PC, tiny.seed, out / "trails", out / "truth", 1, READS_PER_PART)
     return Run(tiny_world, activity, out)
 
 
@@ -126,13 +136,56 @@ def test_identifiers_and_order_reveal_no_one(run: Run, reads: pl.DataFrame) -> N
     assert v["vehicle_key"].is_sorted()
     # vehicle keys do not follow households
     assert abs(np.corrcoef(v["vehicle_key"].to_numpy(), v["household_id"].to_numpy())[0, 1]) < 0.1
-    for f in sorted((run.out / "trails" / "plate_reads").glob("part-*.parquet")):
-        part = pl.read_parquet(f)
-        key = part.with_columns(r=pl.col("camera_id").rank("dense")).select("r", "t")
-        assert key.equals(key.sort("r", "t"))
     assert reads["plate_as_read"].str.len_chars().eq(pl8.WIDTH).all()
     hot = pl.read_parquet(run.out / "trails" / "hotlist.parquet")
     assert hot.columns == ["plate", "state", "entered"]
+
+
+def test_reads_reveal_no_truth_by_order_partition_or_id(tiny: Scenario, run: Run) -> None:
+    """One global order of the reads by their visible columns, cut into parts at camera
+    boundaries; read ids keyed, unique and in the namespace; truth aligned row for row."""
+    seen = run.parts("trails", "plate_reads")
+    truth = run.parts("truth", "plate_reads")
+    assert len(seen) == len(truth) >= 3  # several parts
+    assert [p.columns for p in seen[:1]] == [["read_id", *VISIBLE]]
+    assert [p.columns for p in truth[:1]] == [
+        ["read_id", "vehicle_key", "trip_id", "person_id", "purpose", "misread", "wrong_state"]
+    ]
+    for a, b in zip(seen, truth, strict=True):
+        assert a.height == b.height > 0
+        assert (a["read_id"] == b["read_id"]).all()  # row for row
+    reads = pl.concat(seen)
+    assert reads.equals(reads.sort(VISIBLE, maintain_order=True))  # the order is the visible columns'
+    ties = reads.select(pl.struct("camera_id", "t").is_duplicated().sum()).item()
+    assert ties > 0  # readings at the same camera and millisecond exist, ordered by plate, state, confidence
+    assert reads["read_id"].str.contains(r"^tb:read:[0-9a-f]{12}$").all()
+    assert reads["read_id"].is_unique().all()
+    assert not reads["read_id"].is_sorted()
+    perm = KeyedPermutation(2**48, stream(tiny.seed, "plates", "read_ids"))
+    ids = [f"tb:read:{v:012x}" for v in perm(np.arange(reads.height)).tolist()]
+    assert reads["read_id"].to_list() == ids  # the keyed position in the global order
+    # each camera in one part, parts in camera order, cut where the reads' counts say: a part
+    # says nothing about the vehicles in it
+    cams = [p["camera_id"].unique().sort() for p in seen]
+    for left, right in pairwise(cams):
+        assert left[-1] < right[0]
+    counts = reads.group_by("camera_id").len().sort("camera_id")["len"].to_numpy()
+    start = np.cumsum(counts) - counts
+    first = np.unique(start // READS_PER_PART, return_index=True)[1]
+    assert [p.height for p in seen] == np.diff(np.append(start[first], reads.height)).tolist()
+    # within a camera, true plates are not in order (they were, part by part, before)
+    v = run.reads().join(run.truth("vehicles").select("vehicle_key", "plate"), on="vehicle_key")
+    by_cam = v.group_by("camera_id").agg(pl.col("plate").is_sorted().alias("sorted"), pl.len())
+    assert not by_cam.filter(pl.col("len") > 20)["sorted"].any()
+
+
+def test_order_breaks_ties_by_plate_state_confidence() -> None:
+    key = np.array([5, 3, 5, 5, 5, 3], dtype=np.int64)
+    plate = pl8.from_strings(["BBB1111", "AAA1111", "AAA1111", "AAA1111", "AAA1111", "AAA1111"])
+    state = np.array([0, 0, 0, 1, 1, 0], dtype=np.int8)  # STATES[0] = "ZZ" sorts after "Z1"
+    conf = np.array([0.5, 0.2, 0.9, 0.7, 0.3, 0.1], dtype=np.float32)
+    o = visible_order(key, plate, state, conf)
+    assert o.tolist() == [5, 1, 4, 3, 2, 0]
 
 
 def test_read_error_rates_within_tolerance(reads: pl.DataFrame) -> None:
@@ -161,7 +214,7 @@ def test_detection_misses_within_tolerance(tiny: Scenario, tiny_world: World, ac
     trips = build_trips(activity, vehicles, roads, PC, tiny.seed)
     cams = build_cameras(roads, tiny_world.units, PC, tiny.seed, tiny_world.people.height, window.days)
     plan = plan_reads(vehicles, trips, roads, cams, PC, activity)
-    got = [passes(plan, int(plan.bounds[p]), int(plan.bounds[p + 1])) for p in range(plan.parts)]
+    got = [passes(plan, plan.block_trips(b)) for b in range(plan.blocks)]
     trip = np.concatenate([g[0] for g in got])
     cam = np.concatenate([g[1] for g in got])
     v = plan.trips.vehicle[trip]
@@ -293,9 +346,9 @@ def test_camera_placement_switch(tiny_world: World) -> None:
 def test_same_seed_same_files_and_threads_do_not_matter(
     tiny: Scenario, tiny_world: World, activity: Activity, run: Run, tmp_path: Path
 ) -> None:
-    build_plates(tiny_world, activity, PC, tiny.seed, tmp_path / "trails", tmp_path / "truth", workers=3)
+    build_plates(tiny_world, activity, PC, tiny.seed, tmp_path / "trails", tmp_path / "truth", 3, READS_PER_PART)
     files = sorted(p.relative_to(run.out) for p in run.out.rglob("*.parquet"))
-    assert len([f for f in files if "plate_reads" in str(f)]) >= 4  # several partitions
+    assert len([f for f in files if "plate_reads" in str(f)]) >= 6  # several parts
     assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.parquet"))
     for f in files:
         assert (run.out / f).read_bytes() == (tmp_path / f).read_bytes(), f

@@ -28,7 +28,8 @@ import polars as pl
 
 from trailbench import __version__, mechanisms
 from trailbench.audit.bootstrap import interval, ratio_of
-from trailbench.audit.scorecard import WORLD, bootstrap_weights, metric_replicates, rounded
+from trailbench.audit.scorecard import WORLD, Replicates, bootstrap_weights, metric_replicates, rounded
+from trailbench.audit.units import UNITS
 from trailbench.io import write_table_json
 from trailbench.pipeline import run_all
 from trailbench.report.attribution import FILE
@@ -167,31 +168,47 @@ def measure(
 ) -> tuple[dict[Pair, tuple[float, np.ndarray]], np.ndarray]:
     """Every attributed disparity of one configuration: (point ratio, replicate ratios) per pair
     (NaN for a group with too few cases), and the bootstrap weights used."""
-    cases = pl.read_parquet(run / "outcomes" / "cases.parquet")
     pop = {g: int(n) for g, n in card["population"]["by_group"].items()}
-    shared: dict[Any, np.ndarray] = {}  # the systems of one configuration share cases and weights
     out: dict[Pair, tuple[float, np.ndarray]] = {}
     w: np.ndarray | None = None
-    for system in sc.systems.run:
-        t = cases.filter(pl.col("system") == system).sort(WORLD, "case_id")
-        w = bootstrap_weights(sc, t) if w is None else w
-        rep = metric_replicates(t, w, sc, pop, shared)
-        for m in disparity_metrics():
-            kind = "bystander_group" if m.by_bystander else "group"
-            ref_key = (m.name, m.task, kind, ref)
-            r = rep.column(ref_key)
-            for g in GROUPS:
-                if g == ref:
-                    continue
-                key = (m.name, m.task, kind, g)
-                i = rep.column(key)
-                least = sc.audit.min_group_cases
-                small = not (rep.estimable(key, least) and rep.estimable(ref_key, least))
-                point = np.nan if small else float(ratio_of(rep.point[i], rep.point[r]))
-                reps = np.full(len(w), np.nan) if small else ratio_of(rep.reps[:, i], rep.reps[:, r])
-                out[(system, m.name, kind, g)] = (point, reps)
+    for over in ("cases", *card.get("units", {})):
+        if not (run / "outcomes" / f"{over}.parquet").exists():
+            continue
+        table = pl.read_parquet(run / "outcomes" / f"{over}.parquet")
+        key = "case_id" if over == "cases" else UNITS[over].key
+        ws = None
+        shared: dict[Any, np.ndarray] = {}  # the systems of one configuration share rows and weights
+        for system in sc.systems.run:
+            t = table.filter(pl.col("system") == system).sort(WORLD, key)
+            ws = bootstrap_weights(sc, t, over) if ws is None else ws
+            if over == "cases":
+                w = ws
+            rep = metric_replicates(t, ws, sc, pop, shared, over=over)
+            out |= _pairs(system, rep, sc, ref, ws, over)
     assert w is not None, "a scenario runs at least one system"
     return out, w
+
+
+def _pairs(
+    system: str, rep: Replicates, sc: Scenario, ref: str, w: np.ndarray, over: str
+) -> dict[Pair, tuple[float, np.ndarray]]:
+    """The attributed disparities over ``over`` of one system's replicates."""
+    out: dict[Pair, tuple[float, np.ndarray]] = {}
+    for m in [m for m in disparity_metrics() if m.over == over]:
+        kind = "bystander_group" if m.by_bystander else "group"
+        ref_key = (m.name, m.task, kind, ref)
+        r = rep.column(ref_key)
+        for g in GROUPS:
+            if g == ref:
+                continue
+            key = (m.name, m.task, kind, g)
+            i = rep.column(key)
+            least = sc.audit.min_group_cases
+            small = not (rep.estimable(key, least) and rep.estimable(ref_key, least))
+            point = np.nan if small else float(ratio_of(rep.point[i], rep.point[r]))
+            reps = np.full(len(w), np.nan) if small else ratio_of(rep.reps[:, i], rep.reps[:, r])
+            out[(system, m.name, kind, g)] = (point, reps)
+    return out
 
 
 def attribution_rows(

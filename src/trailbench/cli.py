@@ -279,6 +279,24 @@ def _answers(card: dict[str, Any], system: str) -> list[str]:
     return list(card["systems"][system].get("answers", [t.name for t in registry.tasks()]))
 
 
+SUMMARY_COLUMNS = 4  # metric columns a summary table holds and still fits 80 columns
+
+
+def _packed(metrics: list[Any]) -> list[tuple[str, ...]]:
+    """A system's summary metrics in tables of at most SUMMARY_COLUMNS, a task's metrics kept
+    together (a task with more starts a table of its own)."""
+    by_task: dict[str, list[str]] = {}
+    for m in metrics:
+        by_task.setdefault(m.task, []).append(m.name)
+    out: list[list[str]] = []
+    for names in by_task.values():
+        if out and len(out[-1]) + len(names) <= SUMMARY_COLUMNS:
+            out[-1] += names
+        else:
+            out.append(list(names))
+    return [tuple(t) for t in out]
+
+
 def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
     """The summary metrics (from their declarations) with intervals, fitting 80 columns: one table
     for each set of tasks systems take part in (a system is shown only beside the metrics of tasks
@@ -293,8 +311,8 @@ def print_run_summary(card: dict[str, Any], run_dir: Path) -> None:
     systems = list(card["scenario"]["systems"]["run"])
     tables: dict[tuple[str, ...], list[str]] = {}
     for name in systems:
-        own = tuple(m.name for m in declared if m.task in _answers(card, name))
-        tables.setdefault(own, []).append(name)
+        for own in _packed([m for m in declared if m.task in _answers(card, name)]):
+            tables.setdefault(own, []).append(name)
     for n, (names, members) in enumerate(tables.items()):
         if not names:
             continue

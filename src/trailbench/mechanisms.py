@@ -117,6 +117,16 @@ MECHANISMS: tuple[Mechanism, ...] = (
         "ownership rate",
     ),
     Mechanism(
+        "even_camera_placement",
+        "cameras placed evenly",
+        "fixed plate readers and patrol-car posts spread evenly over built-up crossings, not concentrated in the "
+        "neighbourhoods with the most multi-unit housing: where readers stand decides whose routes are read, "
+        "whose plates are misread and whose odd-hour trips a route rule sees",
+        _frozen({"plates.camera_placement": "evenly"}),
+        "mechanism switch (plates.camera_placement = 'evenly'); FACTS: readers concentrated in low-income, Black "
+        "and Latino neighbourhoods (EFF, Oakland data, 2015)",
+    ),
+    Mechanism(
         "equal_multigenerational",
         "equal multigenerational share",
         "every group's households are multigenerational at the same rate: the scenario's household-weighted "

@@ -36,13 +36,22 @@ from trailbench.rundir import (
     unmark_stage,
 )
 from trailbench.scenario import Scenario
-from trailbench.stages import SIGNAL_FOLDERS, SIGNAL_OUTPUTS, SIGNAL_WORLD, STAGES, stage_hash
+from trailbench.stages import (
+    PLATE_FOLDERS,
+    PLATE_OUTPUTS,
+    SIGNAL_FOLDERS,
+    SIGNAL_OUTPUTS,
+    SIGNAL_WORLD,
+    STAGES,
+    stage_hash,
+)
 from trailbench.systems.registry import Resolved
 from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
 from trailbench.trails import Trails, build_trails, error_counts
+from trailbench.trails.plate_reads import build_plates
 from trailbench.trails.signals import write_signals
 from trailbench.world import TABLES, World, build_world, period
-from trailbench.world.activity import build_activity
+from trailbench.world.activity import Activity, build_activity
 from trailbench.world.devices import build_devices
 from trailbench.world.places import build_places
 from trailbench.world.signal_world import signal_world
@@ -154,6 +163,24 @@ def signals_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note:
     fixed = [run / f for f in SIGNAL_OUTPUTS if not f.endswith("/*")]
     parts = [p for side in ("trails", "truth") for f in SIGNAL_FOLDERS for p in _files_under(run, run / side / f)]
     mark_stage(run, "signals", stage_hash(sc, "signals"), [*fixed, *parts])
+
+
+def plates_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> None:
+    """Vehicles, trips, plate cameras, their reads and the hotlist, from the stays the signals
+    stage wrote (trails/ and truth/)."""
+    if _reuse(run, "plates", stage_hash(sc, "plates"), "plates", "driving the audit window", note):
+        return
+    for side in ("trails", "truth"):
+        for folder in PLATE_FOLDERS:
+            shutil.rmtree(run / side / folder, ignore_errors=True)
+    window = default_window(period(sc)[1], sc.movement.window_days)
+    activity = Activity(
+        pl.read_parquet(run / "world" / "stays.parquet"), pl.read_parquet(run / "world" / "schedules.parquet"), window
+    )
+    build_plates(world, activity, sc.plates, sc.seed, run / "trails", run / "truth", workers)
+    fixed = [run / f for f in PLATE_OUTPUTS if not f.endswith("/*")]
+    parts = [p for side in ("trails", "truth") for f in PLATE_FOLDERS for p in _files_under(run, run / side / f)]
+    mark_stage(run, "plates", stage_hash(sc, "plates"), [*fixed, *parts])
 
 
 def docket_stage(run: Path, sc: Scenario, world: World, trails: Trails, note: Progress = lambda s: None) -> Docket:
@@ -299,6 +326,7 @@ def build_replicate(
     w = world_stage(where, sc_k, say)
     t = trails_stage(where, sc_k, w, workers or default_workers(), say)
     signals_stage(where, sc_k, w, workers or default_workers(), say)
+    plates_stage(where, sc_k, w, workers or default_workers(), say)
     d = docket_stage(where, sc_k, w, t, say)
     statuses = systems_stage(where, sc_k, say, systems)
     if sc.audit.worlds == 1:  # one world: what was just built is handed to the audit as is

@@ -43,6 +43,13 @@ def _tasks() -> object:
 
 SIGNAL_WORLD = ("places", "stays", "schedules", "devices", "ad_ids", "device_holders")  # world/<name>.parquet
 SIGNAL_FOLDERS = ("pings", "wifi_sightings")  # trails/<name>/ and truth/<name>/, partitioned
+PLATE_FOLDERS = ("plate_reads",)  # trails/<name>/ and truth/<name>/, partitioned
+PLATE_OUTPUTS = (
+    "trails/cameras.parquet",
+    "trails/hotlist.parquet",
+    *(f"{side}/{n}/*" for side in ("trails", "truth") for n in PLATE_FOLDERS),
+    *(f"truth/{n}.parquet" for n in ("cameras", "patrol_posts", "hotlist", "vehicles", "vehicle_drivers", "trips")),
+)
 SIGNAL_OUTPUTS = (
     *(f"world/{n}.parquet" for n in SIGNAL_WORLD),
     *(f"{side}/{n}/*" for side in ("trails", "truth") for n in SIGNAL_FOLDERS),
@@ -83,9 +90,17 @@ STAGES: dict[str, Stage] = {
             "sightings (trails/), which device and person each came from (truth/)",
         ),
         Stage(
+            "plates",
+            ("plates",),
+            "signals",
+            PLATE_OUTPUTS,
+            "vehicles, their trips and plate cameras: reads and the hotlist (trails/), which vehicle, driver and "
+            "trip each read came from (truth/)",
+        ),
+        Stage(
             "docket",
             ("docket",),
-            "signals",
+            "plates",
             ("docket/cases.parquet", "truth/cases.parquet"),
             "the cases: subject, as-of date and clues",
         ),

@@ -89,6 +89,7 @@ def scorecard_schema() -> dict[str, Any]:
         "multiplicity": _obj(["method", "family", "alpha", "test"], {"method": {"enum": ["holm"]}}),
         "population": _obj(["people", "by_group"], {"people": {"type": "integer"}, "by_group": {"type": "object"}}),
         "docket": _obj(["cases", "by_group"]),
+        "units": {"type": "object", "additionalProperties": _obj(["count", "by_group"])},
         "systems": {"type": "object", "additionalProperties": system},
         "ignored_plugins": {"type": "array", "items": _obj(["name", "distribution", "version", "value"])},
         "definitions": _obj(metrics, {m: {"type": "string"} for m in metrics}, closed=True),

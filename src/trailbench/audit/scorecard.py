@@ -184,10 +184,12 @@ def metric_replicates(
     pop: dict[str, int],
     shared: dict[Any, np.ndarray] | None = None,
     tasks: tuple[str, ...] | None = None,
+    over: str = "cases",
 ) -> Replicates:
-    """Every declared metric of every task (of ``tasks``: those the system takes part in; all when
-    None) over its slices, under resample weights ``w``."""
-    declared = {k: m for k, m in registry.metrics().items() if tasks is None or m.task in tasks}
+    """Every declared metric over ``over`` (the docket's cases, or a unit table) of every task (of
+    ``tasks``: those the system takes part in; all when None) over its slices, under resample
+    weights ``w`` (rows of ``t``)."""
+    declared = {k: m for k, m in registry.metrics().items() if (tasks is None or m.task in tasks) and m.over == over}
     sliced: dict[tuple[str, ...], list[tuple[str, str, np.ndarray]]] = {}
     cols_num, cols_den, rkeys = [], [], []
     n_cases: dict[tuple[str, str], int] = {}
@@ -250,11 +252,34 @@ def system_metrics(
     ref: str,
     shared: dict[Any, np.ndarray] | None = None,
     tasks: tuple[str, ...] | None = None,
+    units: dict[str, tuple[pl.DataFrame, np.ndarray, dict[Any, np.ndarray]]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every declared metric of every task it takes part in over its slices, and its group
-    disparities."""
-    declared = {k: m for k, m in registry.metrics().items() if tasks is None or m.task in tasks}
-    rep = metric_replicates(t, w, sc, pop, shared, tasks)
+    disparities: over the cases (``t``, ``w``) and over each unit table (``units``: unit ->
+    its table, weights and shared cache). One Holm family for all of them."""
+    rows, disp = _block_metrics(name, t, w, sc, pop, ref, shared, tasks, "cases")
+    for unit, (ut, uw, ushared) in (units or {}).items():
+        r, d = _block_metrics(name, ut, uw, sc, pop, ref, ushared, tasks, unit)
+        rows += r
+        disp += d
+    holm(disp, 1.0 - sc.audit.confidence)
+    return rows, disp
+
+
+def _block_metrics(
+    name: str,
+    t: pl.DataFrame,
+    w: np.ndarray,
+    sc: Scenario,
+    pop: dict[str, int],
+    ref: str,
+    shared: dict[Any, np.ndarray] | None,
+    tasks: tuple[str, ...] | None,
+    over: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The metric rows and disparities (not yet adjusted) of the metrics over ``over``."""
+    declared = {k: m for k, m in registry.metrics().items() if (tasks is None or m.task in tasks) and m.over == over}
+    rep = metric_replicates(t, w, sc, pop, shared, tasks, over)
     keys, point, reps, dsum, n_cases = rep.keys, rep.point, rep.reps, rep.dsum, rep.n_cases
     lo, hi = interval(reps, sc.audit.confidence)
     rows = []
@@ -309,7 +334,6 @@ def system_metrics(
                     "p": None if g_i == r_i else _sig(p[k]),
                 }
             )
-    holm(disp, 1.0 - sc.audit.confidence)
     return rows, disp
 
 
@@ -382,9 +406,11 @@ def world_sizes(t: pl.DataFrame) -> list[int]:
     return t.group_by(WORLD, maintain_order=True).len()["len"].to_list()
 
 
-def bootstrap_weights(sc: Scenario, t: pl.DataFrame) -> np.ndarray:
-    """The run's resample weights: worlds, then cases within each (one world: cases only)."""
-    return two_stage_weights(stream(sc.seed, "audit", "bootstrap"), world_sizes(t), sc.audit.bootstrap)
+def bootstrap_weights(sc: Scenario, t: pl.DataFrame, over: str = "cases") -> np.ndarray:
+    """The run's resample weights: worlds, then cases (or the units of a unit table, each on a
+    stream of its own) within each (one world: cases only)."""
+    key = ("audit", "bootstrap") if over == "cases" else ("audit", "bootstrap", over)
+    return two_stage_weights(stream(sc.seed, *key), world_sizes(t), sc.audit.bootstrap)
 
 
 def build_scorecard(
@@ -400,6 +426,7 @@ def build_scorecard(
     spread: list[dict[str, Any]] | None = None,
     realism: list[dict[str, Any]] | None = None,
     answered: dict[str, tuple[str, ...]] | None = None,
+    units_by_system: dict[str, dict[str, pl.DataFrame]] | None = None,
 ) -> dict[str, Any]:
     """``cases_by_system``: each system's case table pooled over the worlds (world, then case
     order); ``population``: people by group (group, len) summed over the worlds; ``spread``: the
@@ -413,8 +440,15 @@ def build_scorecard(
     metrics: list[dict[str, Any]] = []
     disparities: list[dict[str, Any]] = []
     shared: dict[Any, np.ndarray] = {}  # what every system's metrics share (same cases, same weights)
+    units_by_system = units_by_system or {}
+    any_u = next(iter(units_by_system.values()), {})
+    weights: dict[str, tuple[np.ndarray, dict[Any, np.ndarray]]] = {
+        u: (bootstrap_weights(sc, t, u), {}) for u, t in any_u.items()
+    }
     for name, t in cases_by_system.items():
-        m, d = system_metrics(name, t, w, sc, pop, ref, shared, answered.get(name))
+        own = units_by_system.get(name, {})
+        blocks = {u: (own[u], weights[u][0], weights[u][1]) for u in own}
+        m, d = system_metrics(name, t, w, sc, pop, ref, shared, answered.get(name), blocks)
         metrics += m
         disparities += d
     docket_groups = any_t.group_by("group").len().sort("group")
@@ -444,6 +478,7 @@ def build_scorecard(
             "cases": int(any_t.height),
             "by_group": dict(zip(docket_groups["group"].to_list(), docket_groups["len"].to_list(), strict=True)),
         },
+        "units": {u: _unit_summary(t) for u, t in any_u.items()},
         "systems": {
             k: {kk: vv for kk, vv in v.items() if kk not in TIMINGS}
             | {"answers": list(answered.get(k, [t.name for t in registry.tasks()]))}
@@ -469,11 +504,18 @@ def build_scorecard(
     return card
 
 
+def _unit_summary(t: pl.DataFrame) -> dict[str, Any]:
+    """A unit table's size summed over the worlds, and by group."""
+    g = t.drop_nulls("group").group_by("group").len().sort("group")
+    return {"count": int(t.height), "by_group": dict(zip(g["group"].to_list(), g["len"].to_list(), strict=True))}
+
+
 def world_figures(
     sc: Scenario,
     cases_by_system: dict[str, pl.DataFrame],
     people: list[pl.DataFrame],
     answered: dict[str, tuple[str, ...]] | None = None,
+    units_by_system: dict[str, dict[str, pl.DataFrame]] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every metric and disparity of every system in each world on its own (point estimates):
     the per-world figures the pooled ones are built from, for anyone to check."""
@@ -484,7 +526,13 @@ def world_figures(
         ref = reference_group(sc, by_group)
         for name, t in cases_by_system.items():
             own = t.filter(pl.col(WORLD) == k)
-            m, d = system_metrics(name, own, np.zeros((0, own.height)), sc, pop, ref, {}, (answered or {}).get(name))
+            blocks: dict[str, tuple[pl.DataFrame, np.ndarray, dict[Any, np.ndarray]]] = {}
+            for u, ut in (units_by_system or {}).get(name, {}).items():
+                mine = ut.filter(pl.col(WORLD) == k)
+                blocks[u] = (mine, np.zeros((0, mine.height)), {})
+            m, d = system_metrics(
+                name, own, np.zeros((0, own.height)), sc, pop, ref, {}, (answered or {}).get(name), blocks
+            )
             mrows += [
                 {WORLD: k} | {c: r[c] for c in ("system", "metric", "task", "slice", "level", "value", "cases")}
                 for r in m

@@ -14,12 +14,14 @@ import polars as pl
 from trailbench import realism
 from trailbench.audit.cases import case_table, subject_attributes
 from trailbench.audit.scorecard import WORLD, build_scorecard, world_figures, world_spread
+from trailbench.audit.units import UNITS, unit_table
 from trailbench.io import write_parquet, write_table_json
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.systems.runner import NOT_ANSWERED
 from trailbench.tasks import registry
 from trailbench.tasks.declare import ScoreContext
+from trailbench.tasks.plate_truth import PlateWorld, plate_world
 from trailbench.trails import Trails
 from trailbench.world import World
 from trailbench.world.signal_world import SignalWorld, signal_world
@@ -39,6 +41,26 @@ class SystemScore:
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    units: dict[str, pl.DataFrame] = field(default_factory=dict)  # unit name -> one row per unit
+
+
+def unit_columns() -> dict[str, list[str]]:
+    """Every unit some registered task counts over, and the count columns of all those tasks."""
+    out: dict[str, list[str]] = {}
+    for t in registry.tasks():
+        for unit, cols in t.unit_counts.items():
+            out.setdefault(unit, [])
+            out[unit] += [c for c in cols if c not in out[unit]]
+    return out
+
+
+def unit_attributes(
+    plates: PlateWorld | None, world: World, sc: Scenario, signals: SignalWorld | None
+) -> dict[str, pl.DataFrame]:
+    """Each unit's attributes (group, strata) in one world, computed once for every system."""
+    if plates is None:
+        return {}
+    return {u: UNITS[u].attributes(plates, world, sc, plates.window.start) for u in unit_columns()}
 
 
 @dataclass
@@ -62,18 +84,31 @@ def score_system(
     docket_truth: pl.DataFrame,
     subjects: pl.DataFrame,
     signals: SignalWorld | None = None,
+    plates: PlateWorld | None = None,
+    units: dict[str, pl.DataFrame] | None = None,
 ) -> SystemScore:
     """Every registered task's scorer over this system's answers (a task it did not answer is
-    scored as no answer); the per-case counts joined into one case table."""
+    scored as no answer); the per-case counts joined into one case table, the per-unit counts
+    onto each unit's attributes (``units``)."""
     counts = []
     out = SystemScore(pl.DataFrame())
     drawn = []
+    per_unit: dict[str, list[pl.DataFrame]] = {}
     for task in registry.tasks():
         ctx = ScoreContext(
-            system, sc, world, trails, docket_truth, stream(sc.seed, "audit", "explain", system, task.name), signals
+            system,
+            sc,
+            world,
+            trails,
+            docket_truth,
+            stream(sc.seed, "audit", "explain", system, task.name),
+            signals,
+            plates,
         )
         scored = task.score(ctx, _answers(run, system, task.name))
         counts.append(scored.counts)
+        for unit, df in scored.units.items():
+            per_unit.setdefault(unit, []).append(df)
         for name, df in scored.tables.items():
             out.tables[name] = df if "system" in df.columns else df.with_columns(pl.lit(system).alias("system"))
         if scored.drawn is not None:
@@ -81,6 +116,8 @@ def score_system(
         out.error_types += scored.error_types
         out.explained += scored.explained
     out.cases = case_table(subjects, counts)
+    cols = unit_columns()
+    out.units = {u: unit_table(attrs, UNITS[u], per_unit.get(u, []), cols[u]) for u, attrs in (units or {}).items()}
     out.drawn = pl.concat(drawn).unique(maintain_order=True) if len(drawn) > 1 else (drawn[0] if drawn else None)
     return out
 
@@ -96,14 +133,20 @@ def score_world(
     world's population by group; and its realism measurements."""
     world, trails, truth = wr.load()
     signals = signal_world(wr.dir, wr.scenario)
+    plates = plate_world(wr.dir, wr.scenario)
     subjects = subject_attributes(world, truth, signals)
+    units = unit_attributes(plates, world, wr.scenario, signals)
     # systems are scored independently (threads: Polars releases the GIL); kept in scenario order
     with ThreadPoolExecutor(max_workers=min(4, max(1, len(systems)))) as pool:
         scored = list(
-            pool.map(lambda s: score_system(s, wr.dir, wr.scenario, world, trails, truth, subjects, signals), systems)
+            pool.map(
+                lambda s: score_system(s, wr.dir, wr.scenario, world, trails, truth, subjects, signals, plates, units),
+                systems,
+            )
         )
     for r in scored:
         r.cases = _in_world(r.cases, wr.index)
+        r.units = {u: _in_world(df, wr.index) for u, df in r.units.items()}
         r.tables = {name: _in_world(df, wr.index) for name, df in r.tables.items()}
         r.drawn = None if r.drawn is None else _in_world(r.drawn, wr.index)
         for row in r.explained:
@@ -181,6 +224,7 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
             pl.concat(drawn) if drawn else None,
             pooled_error_types([e for r in mine for e in r.error_types]),
             [e for r in mine for e in r.explained],
+            {u: pl.concat([r.units[u] for r in mine]) for u in mine[0].units},
         )
     curves = [
         c for s, p in pooled.items() for t in registry.tasks() if t.curves for c in t.curves(s, p.cases, p.tables)
@@ -190,9 +234,13 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
     write_parquet(
         cases.select(*front, *[c for c in cases.columns if c not in front]), run / "outcomes" / "cases.parquet"
     )
+    for u in pooled[systems[0]].units:
+        t = pl.concat([p.units[u].with_columns(system=pl.lit(s)) for s, p in pooled.items()])
+        write_parquet(t.select(*front, *[c for c in t.columns if c not in front]), run / "outcomes" / f"{u}.parquet")
     cases_by_system = {s: p.cases for s, p in pooled.items()}
+    units_by_system = {s: p.units for s, p in pooled.items()}
     answered = answered_tasks(worlds)
-    world_metrics, world_disparities = world_figures(sc, cases_by_system, people, answered)
+    world_metrics, world_disparities = world_figures(sc, cases_by_system, people, answered, units_by_system)
     write_parquet(world_metrics, run / "outcomes" / "world_metrics.parquet")
     write_parquet(world_disparities, run / "outcomes" / "world_disparities.parquet")
     card = build_scorecard(
@@ -208,17 +256,18 @@ def audit(run: Path, sc: Scenario, worlds: list[WorldRun]) -> dict[str, Any]:
         world_spread(world_metrics),
         realism.realism_rows(measured),
         answered,
+        units_by_system,
     )
     write_table_json(card, run / "scorecard.json")
     return card
 
 
 def explained_sample(sc: Scenario, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At most ``audit.explained_cases`` per system and cause, taken from the worlds in order."""
-    kept: dict[tuple[str, str], int] = {}
+    """At most ``audit.explained_cases`` per system, task and cause, taken from the worlds in order."""
+    kept: dict[tuple[str, str, str], int] = {}
     out = []
     for r in rows:
-        key = (r["system"], r["cause"])
+        key = (r["system"], r.get("task", "locate"), r["cause"])
         if kept.get(key, 0) < sc.audit.explained_cases:
             kept[key] = kept.get(key, 0) + 1
             out.append(r)

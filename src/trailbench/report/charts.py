@@ -319,3 +319,80 @@ def timeline(tl: Mapping[str, Any], title: str, days: float) -> Markup:
         out.append(f"<text x='{width - right + 24}' y='{ly}'>stay: {label}</text>")
     out.append("</svg>")
     return Markup("".join(out))
+
+
+PURPOSE_COLOURS = {
+    "commute": PALETTE[0],
+    "shift_work": PALETTE[1],
+    "field_work": PALETTE[2],
+    "school_run": PALETTE[5],
+    "errand": "#bbbbbb",
+    "family_visit": PALETTE[3],
+    "target_run": PALETTE[6],
+}
+READ_LANES = ("corridor", "intersection", "patrol")
+
+
+def vehicle_timeline(tl: Mapping[str, Any], title: str, days: float) -> Markup:
+    """One vehicle's audit window: a band of its true trips coloured by purpose, above its reads by
+    camera kind (dots: right reads; crosses: misreads) and the reads of the flagged plate that
+    came from other vehicles (squares). A wrong-car stop shows as squares where the band is empty."""
+    width, height, left, right, top, band, bottom = 820, 220, 96, 200, 36, 14, 40
+    pw = width - left - right
+    plot_top = top + band + 8
+    ph = height - plot_top - bottom
+    span = max(days, 1.0) * 1440.0
+
+    def px(minute: float) -> float:
+        return left + pw * min(max(minute, 0.0), span) / span
+
+    def lane(kind: str) -> float:
+        k = READ_LANES.index(kind) if kind in READ_LANES else len(READ_LANES) - 1
+        return plot_top + ph * (k + 0.5) / len(READ_LANES)
+
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' height='{height}' "
+        f"role='img' aria-label='{escape(title)}' {FONT}>",
+        f"<text x='{left}' y='18' font-weight='600'>{escape(title)}</text>",
+        f"<rect x='{left}' y='{plot_top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>",
+    ]
+    for start, end, purpose in tl.get("trips", []):
+        x0, x1 = px(float(start)), px(float(end))
+        colour = PURPOSE_COLOURS.get(str(purpose), "#bbbbbb")
+        out.append(f"<rect x='{x0:.1f}' y='{top}' width='{max(x1 - x0, 1.0):.1f}' height='{band}' fill='{colour}'/>")
+    for kind in READ_LANES:
+        out.append(f"<text x='{left - 6}' y='{lane(kind) + 4:.1f}' text-anchor='end'>{kind}</text>")
+    for d in range(int(days) + 1):
+        out.append(f"<text x='{px(d * 1440.0):.1f}' y='{plot_top + ph + 14}' text-anchor='middle'>{d}</text>")
+    out.append(f"<text x='{left + pw / 2:.1f}' y='{height - 6}' text-anchor='middle'>days into the audit window</text>")
+    right_pts: list[str] = []
+    wrong_pts: list[str] = []
+    other_pts: list[str] = []
+    for minute, kind, misread in tl.get("reads", []):
+        (wrong_pts if misread else right_pts).append(f"M{px(float(minute)):.1f} {lane(str(kind)):.1f}h0")
+    for minute, kind, _ in tl.get("others", []):
+        other_pts.append(f"M{px(float(minute)):.1f} {lane(str(kind)) + 8:.1f}h0")
+    series = [
+        ("round", PALETTE[0], "its reads", right_pts),
+        ("square", PALETTE[1], "its reads, misread", wrong_pts),
+        ("square", PALETTE[6], "another car's reads", other_pts),
+    ]
+    for k, (cap, colour, label, pts) in enumerate(series):
+        if pts:
+            out.append(
+                f"<path d='{''.join(pts)}' stroke='{colour}' stroke-width='6' stroke-linecap='{cap}' "
+                "fill='none' opacity='0.85'/>"
+            )
+        ly = plot_top + 14 + 18 * k
+        out.append(
+            f"<path d='M{width - right + 14} {ly - 4}h0' stroke='{colour}' stroke-width='7' stroke-linecap='{cap}'/>"
+        )
+        out.append(f"<text x='{width - right + 24}' y='{ly}'>{escape(label)}</text>")
+    shown = sorted({str(p) for _, _, p in tl.get("trips", [])})
+    for k, purpose in enumerate(shown[:5]):
+        ly = plot_top + 70 + 16 * k
+        colour = PURPOSE_COLOURS.get(purpose, "#bbbbbb")
+        out.append(f"<rect x='{width - right + 8}' y='{ly - 10}' width='12' height='10' fill='{colour}'/>")
+        out.append(f"<text x='{width - right + 24}' y='{ly}'>trip: {escape(purpose.replace('_', ' '))}</text>")
+    out.append("</svg>")
+    return Markup("".join(out))

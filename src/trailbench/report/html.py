@@ -12,13 +12,22 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from trailbench.audit.cases import STRATA_LABELS
+from trailbench.audit.cases import STRATA_LABELS as CASE_STRATA_LABELS
 from trailbench.io import write_text
 from trailbench.report import charts
 from trailbench.report.attribution import attribution_context
+from trailbench.report.plates import PLATE_TASKS, plates_context
 from trailbench.scenario import GROUPS, Scenario, parameter_table
 from trailbench.tasks import registry
 from trailbench.tasks.locate import CAUSES, OUTCOMES
+from trailbench.tasks.plate_truth import PLATE_STRATA_LABELS
+
+STRATA_LABELS = {**CASE_STRATA_LABELS, **PLATE_STRATA_LABELS}
+WHOSE_GROUP = {
+    "cases": "the subject's group",
+    "vehicles": "the group of its main driver",
+    "drivers": "the driver's group",
+}
 
 CAUSE_LABELS = {c: c.replace("-", " ") for c in CAUSES}
 NOT_CLAIMED = (
@@ -127,7 +136,9 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     declared = registry.metrics()
     # metrics of tasks some system took part in (a task nobody answered has no rows to show)
     present = {r["metric"] for r in card["metrics"]}
-    headline_metrics = [m for m in declared.values() if m.headline and m.name in present]
+    # the docket's tasks in the headline table; the plate tasks (over vehicles and drivers) in their own section
+    all_headline = [m for m in declared.values() if m.headline and m.name in present]
+    headline_metrics = [m for m in all_headline if m.over == "cases"]
     headline = []
     for s in v.systems:
         st = card["systems"][s]
@@ -193,7 +204,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         return rows
 
     group_sections = []
-    for metric in [m.name for m in headline_metrics if "group" in m.slices]:
+    for metric in [m.name for m in all_headline if "group" in m.slices]:
         group_sections.append(
             {
                 "metric": metric,
@@ -203,7 +214,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                     v.points(metric, "group", groups),
                     groups,
                     v.systems,
-                    f"{metric.replace('_', ' ')} by the subject's group",
+                    f"{metric.replace('_', ' ')} by {WHOSE_GROUP.get(declared[metric].over, 'group')}",
                     metric.replace("_", " "),
                     partial(fmt, metric),
                 ),
@@ -254,7 +265,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     strata = []
     strata_metric = "wrong_door_rate" if "wrong_door_rate" in present else headline_metrics[0].name
     for t in registry.tasks():
-        first = next((m for m in headline_metrics if m.task == t.name and "strata" in m.slices), None)
+        first = next((m for m in all_headline if m.task == t.name and "strata" in m.slices), None)
         for s_key in t.strata if first is not None else ():
             levels = sorted({lv for (_, m, sl, lv) in v.m if sl == s_key and m == first.name})  # type: ignore[union-attr]
             label = STRATA_LABELS.get(s_key, s_key)
@@ -354,7 +365,9 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         for r in card.get("realism", [])
     ]
     return {
-        "task_errors": task_errors(card, v.systems),
+        "plates": plates_context(card, v, lambda s, m: ci_cells(v.metric(s, m), m, v.key(s, m))),
+        "task_errors": [e for e in task_errors(card, v.systems) if e["task"] not in PLATE_TASKS],
+        "plate_errors": [e for e in task_errors(card, v.systems) if e["task"] in PLATE_TASKS],
         "timelines": timelines(card),
         "realism": realism,
         "spread": spread,
@@ -432,7 +445,7 @@ def timelines(card: dict[str, Any]) -> list[dict[str, Any]]:
     days = float(card["scenario"].get("movement", {}).get("window_days", 14))
     out = []
     for c in card["explained_cases"]:
-        if c.get("task", "locate") == "locate":
+        if c.get("task", "locate") in ("locate", *PLATE_TASKS):
             continue
         tl = c.get("timeline")
         title = f"{c['system']}, case {c['case_id']}: {str(c['cause']).replace('-', ' ')}"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from trailbench.scenario.movement import DevicesConfig, MovementConfig
+from trailbench.scenario.plates import PlatesConfig
 from trailbench.scenario.types import (
     GROUPS,
     Command,
@@ -445,9 +446,67 @@ class PatternSystemConfig(Section):
     max_entities: int = param(50, "scenario choice", "co-location entities returned per case, best first", ge=1)
 
 
+AP_CMPRS = (
+    "FACTS (Licence plates): Border Patrol's algorithm flags drivers by origin, destination and route; a one-day "
+    "round trip led to a search (AP, Nov 2025)"
+)
+
+
+class RouteRulesConfig(Section):
+    """The ``route_rules`` reference system: travel-pattern rules as public reporting describes
+    them (origin or destination at the port zone, one-day round trips, repeated routes at odd
+    hours), and hotlist alerts on exact matches. Not any agency's or vendor's rule set."""
+
+    round_trips: int = param(
+        2, AP_CMPRS + "; the count is an assumption", "one-day round trips to the port corridor that flag a plate", ge=1
+    )
+    odd_hours: tuple[int, int] = param(
+        (0, 5), AP_CMPRS + "; the hours are an assumption", "hours (from, to) after midnight that count as odd"
+    )
+    odd_round_trip: bool = param(
+        True, AP_CMPRS, "a single one-day round trip with a corridor read at odd hours flags a plate"
+    )
+    odd_route_days: int = param(
+        4,
+        "assumption (repeated routes at odd hours: FACTS, AP Nov 2025)",
+        "distinct days with a read at odd hours by one camera that flag a plate (a repeated route)",
+        ge=1,
+    )
+    pass_gap_min: float = param(
+        20.0, "model setting", "corridor reads of one plate further apart than this are separate passes", gt=0
+    )
+    match_state: bool = param(
+        False,
+        "model setting (a state is read wrong about 1 time in 10, FACTS: reads are grouped by plate alone)",
+        "group reads by plate and state (true) or by plate alone (false)",
+    )
+    hotlist_min_confidence: Rate = param(
+        0.0,
+        "model setting (alerts fire on every exact match, as deployed readers' hotlist alerts do)",
+        "reads below this reader confidence raise no hotlist alert",
+    )
+
+
+class RouteAnomalyConfig(Section):
+    """The ``route_anomaly`` reference system: scikit-learn's IsolationForest over per-plate travel
+    features (reconstruction; no agency has published its model)."""
+
+    contamination: Rate = param(
+        0.005,
+        "assumption (the share of plates the model flags; of the order of the 0.5% hotlist hit rate in FACTS)",
+        "IsolationForest contamination: the share of plates flagged",
+    )
+    n_estimators: int = param(200, "scikit-learn IsolationForest (default 100; doubled for steadier scores)", "", ge=10)
+    min_reads: int = param(3, "assumption", "plates read fewer times are not scored (too little to go on)", ge=1)
+    odd_hours: tuple[int, int] = param((0, 5), AP_CMPRS + "; the hours are an assumption", "hours that count as odd")
+    random_state: int = param(0, "model setting", "IsolationForest's random_state (answers are deterministic)")
+
+
 class SystemsConfig(Section):
     run: tuple[Name, ...] = param(
-        ("exact", "splink", "broker", "pattern"), "scenario choice", "systems under test, in order"
+        ("exact", "splink", "broker", "pattern", "route_rules", "route_anomaly"),
+        "scenario choice",
+        "systems under test, in order",
     )
     commands: dict[Name, Command] = param(
         {}, "scenario choice", "external systems: name -> command line, run with the sandbox directory appended"
@@ -481,6 +540,8 @@ class SystemsConfig(Section):
     )
     splink: SplinkSystemConfig = Field(default_factory=SplinkSystemConfig)
     pattern: PatternSystemConfig = Field(default_factory=PatternSystemConfig)
+    route_rules: RouteRulesConfig = Field(default_factory=RouteRulesConfig)
+    route_anomaly: RouteAnomalyConfig = Field(default_factory=RouteAnomalyConfig)
 
     @field_validator("run")
     @classmethod
@@ -552,6 +613,7 @@ class Scenario(Section):
     ties: TiesConfig = Field(default_factory=TiesConfig)
     movement: MovementConfig = Field(default_factory=MovementConfig)
     devices: DevicesConfig = Field(default_factory=DevicesConfig)
+    plates: PlatesConfig = Field(default_factory=PlatesConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     docket: DocketConfig = Field(default_factory=DocketConfig)

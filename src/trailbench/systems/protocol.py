@@ -49,7 +49,16 @@ def write_answer(workdir: Path, system: str, task: str, df: pl.DataFrame) -> Non
     declared = registry.task(task)
     cols = [pl.col(c).cast(t) for c, t in declared.answer_schema.items()]
     cols += [pl.col(c).cast(t) for c, t in declared.optional_columns.items() if c in df.columns]
-    df.select(cols).sort("case_id", "rank").write_parquet(out / f"{task}.parquet", statistics=False)
+    order = ["case_id", "rank"] if declared.per_case else list(declared.answer_schema)
+    df.select(cols).sort(order).write_parquet(out / f"{task}.parquet", statistics=False)
+
+
+ID_WORDS = {
+    "records": "record ids",
+    "devices": "device identifiers",
+    "reads": "plate read ids",
+    "plates": "plates (as read)",
+}
 
 
 def read_config(workdir: Path) -> dict[str, Any]:
@@ -77,17 +86,22 @@ def validate(task: str, df: pl.DataFrame, record_ids: pl.Series, case_ids: pl.Se
         )
     except Exception as err:  # polars raises several error types for bad casts
         raise AnswerError(f"{task}: columns of the wrong type ({type(err).__name__}: {str(err)[:200]})") from None
-    if out["case_id"].null_count() or out["rank"].null_count():
-        raise AnswerError(f"{task}: case_id and rank may not be null")
-    if (out["rank"] < 1).any():
-        raise AnswerError(f"{task}: rank starts at 1")
-    unknown_cases = out.filter(~pl.col("case_id").is_in(case_ids.implode()))["case_id"].unique()
-    if unknown_cases.len():
-        raise AnswerError(f"{task}: answers for cases not on the docket: {unknown_cases.head(5).to_list()}")
-    what = "device identifiers" if declared.id_space == "devices" else "record ids"
+    if declared.per_case:
+        if out["case_id"].null_count() or out["rank"].null_count():
+            raise AnswerError(f"{task}: case_id and rank may not be null")
+        if (out["rank"] < 1).any():
+            raise AnswerError(f"{task}: rank starts at 1")
+        unknown_cases = out.filter(~pl.col("case_id").is_in(case_ids.implode()))["case_id"].unique()
+        if unknown_cases.len():
+            raise AnswerError(f"{task}: answers for cases not on the docket: {unknown_cases.head(5).to_list()}")
+    else:
+        nulls = [c for c in declared.answer_schema if out[c].null_count()]
+        if nulls:
+            raise AnswerError(f"{task}: {', '.join(nulls)} may not be null")
+    what = ID_WORDS[declared.id_space]
     for col in declared.id_columns:
         ids = out[col].explode().drop_nulls().unique()
         unknown = ids.filter(~ids.is_in(record_ids.implode()))
         if unknown.len():
             raise AnswerError(f"{task}: cites {unknown.len()} unknown {what}, e.g. {unknown.sort().head(3).to_list()}")
-    return out.sort("case_id", "rank")
+    return out.sort(["case_id", "rank"] if declared.per_case else list(declared.answer_schema))

@@ -41,6 +41,7 @@ from trailbench.systems.limits import POLL_S, TreeLimit, clean_orphans
 from trailbench.systems.protocol import AnswerError, task_names, validate
 from trailbench.systems.registry import Resolved, resolve
 from trailbench.tasks import registry
+from trailbench.tasks.plate_truth import plate_ids_seen
 from trailbench.world.signal_world import identifiers_seen
 
 PUBLIC = ("trails", "docket")
@@ -311,6 +312,8 @@ def _collect(answers: Path, run: Path, out: Path, sc: Scenario) -> dict[str, dic
         if space not in ids:
             if space == "devices":
                 ids[space] = identifiers_seen(run)
+            elif space in ("reads", "plates"):
+                ids[space] = plate_ids_seen(run, space)
             else:
                 ids[space] = pl.read_parquet(run / "trails" / "records.parquet", columns=["record_id"])["record_id"]
         return ids[space]

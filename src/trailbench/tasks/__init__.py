@@ -8,7 +8,7 @@ import sys
 import types
 from typing import Any
 
-from trailbench.tasks import associates, colocation, device_link, home_work, locate
+from trailbench.tasks import associates, colocation, device_link, flag, home_work, hotlist, locate
 from trailbench.tasks.registry import metric, metrics, register, task, tasks, unregister
 
 register(locate.TASK)
@@ -16,6 +16,8 @@ register(associates.TASK)
 register(home_work.TASK)
 register(device_link.TASK)
 register(colocation.TASK)
+register(flag.TASK)
+register(hotlist.TASK)
 
 
 class _Tasks(types.ModuleType):

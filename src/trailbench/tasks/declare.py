@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     import numpy as np
 
     from trailbench.scenario import Scenario
+    from trailbench.tasks.plate_truth import PlateWorld
     from trailbench.trails import Trails
     from trailbench.world import World
     from trailbench.world.signal_world import SignalWorld
 
-Unit = Literal["share", "per_case", "per_100_cases", "per_10k_residents_per_100_cases", "count"]
+Unit = Literal["share", "per_case", "per_100_cases", "per_10k_residents_per_100_cases", "per_10k", "count"]
 Slice = Literal["overall", "group", "strata", "bystander_group"]
 
 UNIT_WORDS: dict[str, str] = {
@@ -33,6 +34,7 @@ UNIT_WORDS: dict[str, str] = {
     "per_case": "per case",
     "per_100_cases": "per 100 cases",
     "per_10k_residents_per_100_cases": "per 10,000 residents of the group, per 100 cases",
+    "per_10k": "per 10,000 of its denominator",
     "count": "count",
 }
 
@@ -63,6 +65,9 @@ class Metric:
     kind: Literal["ratio", "budget"] = "ratio"
     budget_count: str = ""
     score_column: str = ""
+    # what the ratio is summed over: "cases" (the docket's) or a unit table of the audit
+    # (audit/units: "vehicles", "drivers"), each bootstrapped on its own (worlds, then units)
+    over: str = "cases"
     version: int = 1
 
     @property
@@ -83,7 +88,7 @@ class Metric:
             return "–"
         if self.unit == "share":
             return f"{100 * v:.1f}%"
-        if self.unit == "per_100_cases":
+        if self.unit in ("per_100_cases", "per_10k"):
             return f"{v:.1f}"
         return f"{v:.2f}"
 
@@ -113,6 +118,7 @@ class ScoreContext:
     docket_truth: pl.DataFrame  # case_id, person_id, as_of, clue_record_id, device_key, clue_pings
     rng: np.random.Generator  # for drawing explained cases
     signals: SignalWorld | None = None  # daily life, devices and their truth (None: no signals stage)
+    plates: PlateWorld | None = None  # vehicles, trips, reads and their truth (None: no plates stage)
 
 
 @dataclass
@@ -120,6 +126,8 @@ class Scored:
     """One system's answers to one task, scored.
 
     ``counts`` has one row per docket case (``case_id`` and the task's ``counts`` columns);
+    ``units`` one table per unit table the task counts over (its key and the task's
+    ``unit_counts`` columns for it; units missing from it count 0);
     ``tables`` are outcome tables written to ``outcomes/<name>.parquet`` (a ``system`` column is
     added); ``drawn`` lists (case_id, person_id) of people drawn into case files, for exposure."""
 
@@ -128,6 +136,7 @@ class Scored:
     drawn: pl.DataFrame | None = None
     error_types: list[dict[str, Any]] = field(default_factory=list)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    units: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 Scorer = Callable[[ScoreContext, pl.DataFrame | None], Scored]  # None: the system gave no answer file
@@ -151,10 +160,19 @@ class Task:
     outcome_tables: Mapping[str, str] = field(default_factory=dict)  # name -> what a row is
     explained_chain: str = ""  # what an explained case of this task shows, in words
     curves: Curves | None = None  # trade-off curves (point estimates), from the pooled tables
-    # what id_columns cite: "records" (trails/records.parquet) or "devices" (advertising IDs in the
-    # pings and MACs in the Wi-Fi sightings)
-    id_space: Literal["records", "devices"] = "records"
+    # what id_columns cite: "records" (trails/records.parquet), "devices" (advertising IDs in the
+    # pings and MACs in the Wi-Fi sightings), "reads" (read_id of trails/plate_reads) or "plates"
+    # (plate_as_read of trails/plate_reads)
+    id_space: Literal["records", "devices", "reads", "plates"] = "records"
+    # counts per unit table other than the docket's cases (audit/units): unit -> count columns
+    unit_counts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     version: int = 1
+
+    @property
+    def per_case(self) -> bool:
+        """Answers are per docket case (``case_id`` and ``rank`` columns); otherwise the task
+        answers about the region (flagged vehicles, hotlist hits) and is counted over units."""
+        return "case_id" in self.answer_schema
 
     def empty_answers(self) -> pl.DataFrame:
         return pl.DataFrame(schema={**self.answer_schema, **self.optional_columns})

@@ -34,8 +34,15 @@ def _check(task: Task) -> None:
     if not _NAME.match(task.name):
         raise ValueError(f"task name {task.name!r}: lower-case letters, digits and _ only")
     taken = {m.name for t in _TASKS.values() if t.name != task.name for m in t.metrics}
-    counts = {*task.counts, "cases"}
+    from trailbench.audit.units import UNITS
+
     for m in task.metrics:
+        if m.over == "cases":
+            counts = {*task.counts, "cases"}
+        elif m.over in UNITS:
+            counts = {*task.unit_counts.get(m.over, ()), m.over}
+        else:
+            raise ValueError(f"metric {m.name}: over {m.over!r} is neither cases nor a unit ({', '.join(UNITS)})")
         if m.task != task.name:
             raise ValueError(f"metric {m.name}: declared for task {m.task!r}, registered with {task.name!r}")
         if m.name in taken:
@@ -43,7 +50,7 @@ def _check(task: Task) -> None:
         taken.add(m.name)
         for col in (m.numerator, m.denominator, *((m.budget_count, m.score_column) if m.kind == "budget" else ())):
             if col.replace("{group}", "hispanic") not in counts:
-                raise ValueError(f"metric {m.name}: {col!r} is not one of task {task.name}'s counts")
+                raise ValueError(f"metric {m.name}: {col!r} is not one of task {task.name}'s counts over {m.over}")
 
 
 def register(task: Task) -> Task:
@@ -110,6 +117,8 @@ AUDIT_TABLES = {
     "cases": "one row per (system, world, case): every per-case count the metrics are ratios of",
     "world_metrics": "one row per (world, system, metric, slice): the metric in that world alone (no interval)",
     "world_disparities": "one row per (world, system, metric, group): the disparity in that world alone",
+    "vehicles": "one row per (system, world, vehicle): the vehicle's group and strata and every per-vehicle count",
+    "drivers": "one row per (system, world, driver): the driver's group and strata and every per-driver count",
 }
 
 

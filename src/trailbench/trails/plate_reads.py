@@ -14,17 +14,27 @@ chance ``detection`` (``patrol_detection``), lower for specialty and stacked pla
 misread (characters confused along the confusion table of world/plates) at ``misread``, higher
 for specialty and stacked plates, and its state read wrong at ``wrong_state``.
 
+Generation. Reads are drawn per block of ``vehicles_per_part`` vehicles in (true plate, state)
+order, block b from ``stream(seed, "plates", "reads", b)``, blocks on threads; the blocks' reads
+are then merged into the global order and written part by part. Draws never depend on threads,
+so neither do the files.
+
 Output:
 
 - ``trails/cameras.parquet``: camera_id, x, y (null for patrol readers), kind
   (``intersection``, ``corridor``, ``patrol``), sorted by camera_id (``tb:lpr:`` + 8 hex digits
   from a keyed permutation);
-- ``trails/plate_reads/part-*.parquet``: camera_id, t, plate_as_read, state_as_read,
-  confidence, sorted by camera_id then t within a partition; partition p covers a fixed block of
-  ``vehicles_per_part`` vehicles in (true plate, state) order and draws from
-  ``stream(seed, "plates", "reads", p)``, so output does not depend on threads;
-- ``truth/plate_reads/part-*.parquet``, row for row: vehicle_key, trip_id, person_id (the
-  driver), purpose, misread, wrong_state;
+- ``trails/plate_reads/part-*.parquet``: read_id, camera_id, t, plate_as_read, state_as_read,
+  confidence. The reads are in one global order, by what a reader sees: camera_id, t,
+  plate_as_read, state_as_read, confidence (rows equal in all five are the same to a reader);
+  read_id is ``tb:read:`` + 12 hex digits, a keyed permutation (``plates/read_ids``) of the
+  read's position in that order. The order is cut into parts at camera boundaries: a part starts
+  at each camera (in camera_id order) whose first read's position reaches a new multiple of
+  ``reads_per_part`` (an argument of :func:`build_plates`, ``READS_PER_PART`` by default), so a
+  part holds whole cameras, about that many reads. Neither order, partition nor id depends on
+  the truth (plate, vehicle, trip) or on the number of threads;
+- ``truth/plate_reads/part-*.parquet``, the same parts row for row: read_id, vehicle_key,
+  trip_id, person_id (the driver), purpose, misread, wrong_state;
 - ``trails/hotlist.parquet``: plate, state, entered (sorted by plate, state);
   ``truth/hotlist.parquet``, row for row: vehicle_key (the vehicle the entry was meant for),
   stale, keyed_wrong;
@@ -34,6 +44,7 @@ Output:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +74,13 @@ CAMERA_KINDS = ("intersection", "corridor", "patrol")
 MS_MIN = 60_000
 FOREVER = np.iinfo(np.int64).max // 4
 T_BITS = 36  # ms within a sort key: about 795 days
+TABLE_MAX = 2**25  # largest key space looked up in a table rather than by binary search
+SLOT_MS = 5 * MS_MIN  # trips of a block are routed in order of departure to this
+ROUTE_CHUNK = 2**14  # trips routed at a time
+WAVE = 2**20  # trips routed, or reads ordered and written, between two waits for every thread
+READS_PER_PART = 2**17  # reads in an output part, about (parts hold whole cameras)
+
+Passes = tuple[np.ndarray, np.ndarray, np.ndarray]  # trip, camera, t of each pass
 
 
 @dataclass(frozen=True)
@@ -83,10 +101,37 @@ class Cameras:
     h_key: np.ndarray  # layer * nodes + row * cols + col of each entry, sorted
     v_order: np.ndarray  # entries in column-major order
     v_key: np.ndarray  # layer * nodes + col * rows + row, sorted (layer 0: fixed; 1 + day: patrol posts)
+    nodes: int  # rows * cols of the road grid
+    days: int
 
     @property
     def n_entries(self) -> int:
         return len(self.e_camera)
+
+    @property
+    def v_offset(self) -> int:
+        """Where column-major keys start in the stacked key space (layers 0 .. days + 1, the last empty)."""
+        return (self.days + 2) * self.nodes
+
+    @property
+    def key_space(self) -> int:
+        return 2 * self.v_offset
+
+    @cached_property
+    def layer_span(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per layer (0 .. days + 1): when its first post starts and its last ends (ms; empty
+        layers from FOREVER to -FOREVER). Layer 0, the fixed readers, reads always."""
+        lo = np.full(self.days + 2, FOREVER)
+        hi = np.full(self.days + 2, -FOREVER)
+        layer = self.h_key // max(self.nodes, 1)
+        np.minimum.at(lo, layer, self.e_lo)
+        np.maximum.at(hi, layer, self.e_hi)
+        return lo, hi
+
+    @cached_property
+    def c_key(self) -> np.ndarray:
+        """Keys of the entries in ``c_*`` order: row-major ones, then column-major ones past ``v_offset``."""
+        return np.concatenate([self.h_key, self.v_offset + self.v_key])
 
     @cached_property
     def c_moving(self) -> np.ndarray:
@@ -95,7 +140,7 @@ class Cameras:
 
     @cached_property
     def c_camera(self) -> np.ndarray:
-        return np.concatenate([self.e_camera, self.e_camera[self.v_order]])
+        return np.concatenate([self.e_camera, self.e_camera[self.v_order]]).astype(np.int32)
 
     @cached_property
     def c_lo(self) -> np.ndarray:
@@ -165,180 +210,428 @@ def build_cameras(roads: Roads, units: pl.DataFrame, pc: PlatesConfig, seed: int
     e_camera, e_col, e_row, e_lo, e_hi, hk, layer = (x[o] for x in (e_camera, e_col, e_row, e_lo, e_hi, hk, layer))
     vk = layer + e_col * roads.rows + e_row
     v_order = np.argsort(vk, kind="stable")
-    return Cameras(ids, kind, col, row, dense, rank, e_camera, e_col, e_row, e_lo, e_hi, hk, v_order, vk[v_order])
+    return Cameras(
+        ids,
+        kind,
+        col,
+        row,
+        dense,
+        rank,
+        e_camera,
+        e_col,
+        e_row,
+        e_lo,
+        e_hi,
+        hk,
+        v_order,
+        vk[v_order],
+        roads.rows * roads.cols,
+        days,
+    )
 
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """Inputs of every partition, prepared once (read-only, shared by threads)."""
+    """Inputs of every vehicle block, prepared once (read-only, shared by threads)."""
 
     t0: np.datetime64  # window start, datetime64[ms]
     window_ms: int
     roads: Roads
     cams: Cameras
-    trips: Trips  # in plan order: vehicles by (plate, state), then departure
-    veh_rank: np.ndarray  # per vehicle: rank in (plate, state) order
-    bounds: np.ndarray  # trip index at which each partition starts (and one past the end)
+    trips: Trips
     vehicles: Vehicles
+    by_plate: np.ndarray  # vehicles in (plate, state) order: block b is by_plate[b * per : (b + 1) * per]
+    per: int  # vehicles a block
+    trips_from: np.ndarray  # per vehicle: its first trip (trips are sorted by vehicle) ...
+    trips_of: np.ndarray  # ... and how many it makes
     sorted_ids: np.ndarray  # camera ids in id order (the output dictionary)
+    table: np.ndarray | None  # entries before each stacked key (None where too large: binary search)
+    detect_camera: np.ndarray  # chance a pass is read, by camera ...
+    detect_vehicle: np.ndarray  # ... times this, by vehicle
+    misread_vehicle: np.ndarray  # chance a read is misread, by vehicle
 
     @property
-    def parts(self) -> int:
-        return len(self.bounds) - 1
+    def blocks(self) -> int:
+        return max(1, -(-len(self.by_plate) // self.per))
+
+    def block_trips(self, block: int) -> np.ndarray:
+        """The trips of the vehicles of ``block``, by departure to the ``SLOT_MS`` (then vehicle
+        and departure): the times at which a camera reads them come in long sorted runs, cheap
+        to sort."""
+        v = self.by_plate[block * self.per : (block + 1) * self.per]
+        n = self.trips_of[v]
+        rep = expand(n)
+        start = np.cumsum(n) - n
+        idx = (np.arange(len(rep)) + (self.trips_from[v] - start)[rep]).astype(self.trips_from.dtype)
+        slot = self.trips.depart[idx] // SLOT_MS
+        return idx[np.argsort(_small(slot - slot.min(initial=0)), kind="stable")]
+
+    def first_at(self, keys: np.ndarray) -> np.ndarray:
+        """Position in ``Cameras.c_*`` of the first entry at or after each stacked key."""
+        if self.table is not None:
+            return self.table[keys]
+        return np.searchsorted(self.cams.c_key, keys)
 
 
 def plan_reads(
     vehicles: Vehicles, trips: Trips, roads: Roads, cams: Cameras, pc: PlatesConfig, activity: Activity
 ) -> ReadPlan:
-    key = pl8.as_int(vehicles.plate)
-    by_plate = np.lexsort((vehicles.state, key))
-    veh_rank = np.empty(len(vehicles), dtype=np.int64)
-    veh_rank[by_plate] = np.arange(len(vehicles))
-    r = veh_rank[trips.vehicle]
-    order = np.lexsort((trips.arrive, trips.depart, r))
-    t = Trips(**{f: getattr(trips, f)[order] for f in trips.__dataclass_fields__})
-    per = pc.vehicles_per_part
-    n_parts = max(1, -(-len(vehicles) // per))
-    bounds = np.searchsorted(r[order], np.arange(n_parts + 1) * per)
-    bounds[-1] = len(t)
+    """The vehicle blocks, where each vehicle's trips are, the camera look-up table and the
+    chances of a read, once for every block."""
+    window_ms = activity.window.days * DAY * MS_MIN
+    if window_ms >= 2**T_BITS:
+        raise ValueError(f"a window of {activity.window.days} days does not fit the reads' sort key")
+    if len(trips) and (np.diff(trips.vehicle) < 0).any():
+        raise ValueError("trips must be sorted by vehicle")
+    trips_of = np.bincount(trips.vehicle, minlength=len(vehicles))
+    trips_from = np.cumsum(trips_of) - trips_of
+    for name in ("c_key", "c_moving", "c_camera", "c_lo", "c_hi", "layer_span"):
+        getattr(cams, name)  # computed here, before threads share them
+    table = None
+    if cams.key_space < TABLE_MAX:
+        table = np.zeros(cams.key_space + 1, dtype=np.int32)
+        np.cumsum(np.bincount(cams.c_key, minlength=cams.key_space), out=table[1:])
     return ReadPlan(
         t0=activity.window.start.astype("datetime64[ms]"),
-        window_ms=activity.window.days * DAY * MS_MIN,
+        window_ms=window_ms,
         roads=roads,
         cams=cams,
-        trips=t,
-        veh_rank=veh_rank,
-        bounds=bounds,
+        trips=trips,
         vehicles=vehicles,
+        by_plate=np.lexsort((vehicles.state, pl8.as_int(vehicles.plate))),
+        per=pc.vehicles_per_part,
+        trips_from=trips_from.astype(np.int32) if len(trips) < 2**31 else trips_from,
+        trips_of=trips_of,
         sorted_ids=np.sort(cams.ids),
+        table=table,
+        detect_camera=np.where(cams.kind == 2, pc.patrol_detection, pc.detection),
+        detect_vehicle=np.where(
+            vehicles.stacked, pc.stacked_detection, np.where(vehicles.specialty, pc.specialty_detection, 1.0)
+        ),
+        misread_vehicle=np.minimum(
+            pc.misread
+            * np.where(vehicles.stacked, pc.stacked_misread, np.where(vehicles.specialty, pc.specialty_misread, 1.0)),
+            1.0,
+        ),
     )
 
 
-def passes(plan: ReadPlan, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(trip, camera, t) of every camera a trip of ``lo:hi`` passes while it reads, t in ms.
+def _small(x: np.ndarray) -> np.ndarray:
+    """Non-negative integers in the smallest type that holds them: numpy sorts 16-bit ones by radix."""
+    return x.astype(np.int16) if len(x) == 0 or x.max() < 2**15 else x
+
+
+def passes(plan: ReadPlan, idx: np.ndarray) -> Passes:
+    """(trip, camera, t) of every camera the trips ``idx`` pass while it reads, t in ms.
 
     Each leg's cameras are one range of the entries sorted along its axis (row-major for
-    east-west legs, column-major for north-south ones, stacked in ``Cameras.c_*``); the time at
-    a node is linear in its coordinate along the leg, so it is ``c0 + c1 * coordinate`` with two
-    numbers per leg."""
+    east-west legs, column-major for north-south ones, stacked in ``Cameras.c_*``), found by
+    two look-ups of its first and one-past-last node's key, for fixed readers and again for the
+    patrol posts of the departure day; the time at a node is linear in its coordinate along the
+    leg, so it is ``k0 + k1 * coordinate`` with two numbers per leg."""
     tr, roads, cams = plan.trips, plan.roads, plan.cams
-    c0, r0 = roads.col(tr.x0[lo:hi]), roads.row(tr.y0[lo:hi])
-    c1, r1 = roads.col(tr.x1[lo:hi]), roads.row(tr.y1[lo:hi])
-    legs = route_legs(roads, c0, r0, c1, r1)
-    # every leg queried twice: fixed readers (layer 0), patrol posts of the departure day (layer 1 + day)
-    n = len(c0)
-    day = tr.depart[lo:hi] // (DAY * MS_MIN)
-    layer = np.zeros((n, 6), dtype=np.int64)
-    layer[:, 3:] = ((1 + day) * (roads.rows * roads.cols))[:, None]
-    a, b = np.tile(legs.a, 2), np.tile(legs.b, 2)
-    first = np.zeros(a.shape, dtype=bool)
-    first[:, [0, 3]] = True
-    lo_m = np.where(first, np.minimum(a, b), np.where(a < b, a + 1, b))
-    hi_m = np.where(first, np.maximum(a, b), np.where(a < b, b, a - 1))
-    is_h = np.tile(legs.axis, 2) == H
-    fixed = np.tile(legs.fixed, 2)
-    base = layer + np.where(is_h, fixed * roads.cols, fixed * roads.rows)
-    s_lo = np.where(
-        is_h, np.searchsorted(cams.h_key, base + lo_m), cams.n_entries + np.searchsorted(cams.v_key, base + lo_m)
-    )
-    s_hi = np.where(
-        is_h,
-        np.searchsorted(cams.h_key, base + hi_m, side="right"),
-        cams.n_entries + np.searchsorted(cams.v_key, base + hi_m, side="right"),
-    )
-    before = np.tile(legs.before, 2)
-    cnt = np.where((fixed >= 0) & (hi_m >= lo_m), np.maximum(s_hi - s_lo, 0), 0).ravel()
+    dt = np.int32 if cams.key_space < 2**31 else np.int64  # keys, and so every node coordinate
+    c0, r0 = roads.col(tr.x0[idx], dt), roads.row(tr.y0[idx], dt)
+    legs = route_legs(roads, c0, r0, roads.col(tr.x1[idx], dt), roads.row(tr.y1[idx], dt))
+    n = len(idx)
+    dep, arr = tr.depart[idx], tr.arrive[idx]
+    total = legs.length
+    slope = np.where(total > 0, (arr - dep) / np.maximum(total, 1), 0.0)
+    k_lo = np.where(legs.axis == H, legs.fixed * roads.cols, cams.v_offset + legs.fixed * roads.rows)
+    k_lo += legs.lo
+    k_hi = k_lo + legs.nodes
+    # the patrol posts of the departure day, where the trip is under way while some are posted
+    empty = cams.days + 1  # an empty layer
+    layer = np.clip(dep // (DAY * MS_MIN) + 1, 0, empty)
+    layer[layer == 0] = empty
+    p_lo, p_hi = cams.layer_span
+    layer = np.where((arr + 1 >= p_lo[layer]) & (dep - 1 < p_hi[layer]), layer, empty)
+    layer = (layer * cams.nodes).astype(dt)
+    s = np.empty((2, 3, n), dtype=dt)  # (fixed readers | patrol posts, leg, trip)
+    e = np.empty((2, 3, n), dtype=dt)
+    s[0] = plan.first_at(k_lo)
+    e[0] = plan.first_at(k_hi)
+    k_lo += layer
+    k_hi += layer
+    s[1] = plan.first_at(k_lo)
+    e[1] = plan.first_at(k_hi)
+    cnt = (e - s).ravel()
     used = np.flatnonzero(cnt)
     cnt = cnt[used]
-    trip_l = used // 6
-    dep = tr.depart[lo:hi][trip_l].astype(np.float64)
-    arr = tr.arrive[lo:hi][trip_l].astype(np.float64)
-    total = legs.length[trip_l]
-    slope = np.where(total > 0, (arr - dep) / np.maximum(total, 1), 0.0)
-    sign = np.where(b.ravel()[used] >= a.ravel()[used], 1.0, -1.0)
-    k0 = dep + slope * (before.ravel()[used] - sign * a.ravel()[used])
-    k1 = slope * sign
-    leg = expand(cnt)
-    pos = np.arange(len(leg)) + (s_lo.ravel()[used] - (np.cumsum(cnt) - cnt))[leg]
-    t = (k0[leg] + k1[leg] * cams.c_moving[pos]).astype(np.int64)
+    leg = used % (3 * n)  # into the (3, n) leg arrays
+    trip_l = leg % n
+    a, b = legs.a.ravel()[leg], legs.b.ravel()[leg]
+    fwd = b >= a
+    sl = slope[trip_l]
+    k0 = dep[trip_l] + sl * (legs.before.ravel()[leg] - np.where(fwd, a, -a))
+    k1 = np.where(fwd, sl, -sl)
+    rep = expand(cnt)
+    pos = np.arange(len(rep)) + (s.ravel()[used] - (np.cumsum(cnt) - cnt))[rep]
+    t = (k0[rep] + k1[rep] * cams.c_moving[pos]).astype(np.int64)
     ok = (t >= cams.c_lo[pos]) & (t < cams.c_hi[pos]) & (t < plan.window_ms) & (t >= 0)
-    return trip_l[leg[ok]] + lo, cams.c_camera[pos[ok]], t[ok]
+    return idx[trip_l[rep[ok]]], cams.c_camera[pos[ok]], t[ok]
 
 
-def _strings(plates: np.ndarray) -> pa.Array:
-    n = len(plates)
-    offsets = (np.arange(n + 1, dtype=np.int32) * pl8.WIDTH).tobytes()
-    data = np.ascontiguousarray(plates, dtype=np.uint8).tobytes()
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+@dataclass(frozen=True)
+class Reads:
+    """Reads of one vehicle block, sorted by ``key`` (camera rank, then t)."""
+
+    key: np.ndarray  # rank of the camera id << T_BITS | t
+    plate: np.ndarray  # (n, 7) uint8 as read
+    state: np.ndarray  # int8 index into STATES, as read
+    conf: np.ndarray  # float32
+    trip: np.ndarray  # index into plan.trips
+    misread: np.ndarray
+    wrong_state: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.key)
 
 
-def read_part(plan: ReadPlan, pc: PlatesConfig, seed: int, part: int) -> tuple[pa.Table, pa.Table]:
-    """One partition's reads and, row for row, their truth."""
-    rng = stream(seed, "plates", "reads", str(part))
-    lo, hi = int(plan.bounds[part]), int(plan.bounds[part + 1])
-    trip, cam, t = passes(plan, lo, hi)
+READS_FIELDS = ("key", "plate", "state", "conf", "trip", "misread", "wrong_state")
+
+
+def route_chunks(idx: np.ndarray) -> list[np.ndarray]:
+    """``idx`` in pieces of ``ROUTE_CHUNK`` trips: the passes of a block are those of its pieces,
+    one after the other, so pieces can be routed on separate threads."""
+    return [idx[i : i + ROUTE_CHUNK] for i in range(0, len(idx), ROUTE_CHUNK)] or [idx]
+
+
+def join(got: list[Passes]) -> Passes:
+    return (
+        np.concatenate([g[0] for g in got]),
+        np.concatenate([g[1] for g in got]),
+        np.concatenate([g[2] for g in got]),
+    )
+
+
+def read_block(plan: ReadPlan, pc: PlatesConfig, seed: int, block: int, routed: Passes | None = None) -> Reads:
+    """One vehicle block's reads with their truth (stream ``plates/reads/<block>``), from its
+    passes (``routed``, or routed here)."""
+    rng = stream(seed, "plates", "reads", str(block))
+    if routed is None:
+        routed = join([passes(plan, c) for c in route_chunks(plan.block_trips(block))])
+    trip, cam, t = routed
     v = plan.trips.vehicle[trip]
     veh = plan.vehicles
-    spec, stk = veh.specialty[v], veh.stacked[v]
-    patrol = plan.cams.kind[cam] == 2
-    p_detect = np.where(patrol, pc.patrol_detection, pc.detection) * np.where(
-        stk, pc.stacked_detection, np.where(spec, pc.specialty_detection, 1.0)
-    )
+    p_detect = plan.detect_camera[cam] * plan.detect_vehicle[v]
     seen = np.flatnonzero(rng.random(len(t), dtype=np.float32) < p_detect)
     rank = plan.cams.rank[cam[seen]]
-    t = t[seen]
-    o = np.argsort((rank << T_BITS) | t)  # by camera id, then time
-    order, rank, t = seen[o], rank[o], t[o]
+    o = np.argsort(_small(rank), kind="stable")  # by camera id
+    key = (rank[o] << T_BITS) | t[seen[o]]
+    o2 = np.argsort(key, kind="stable")  # then time: sorted runs, merged
+    key, order = key[o2], seen[o[o2]]
     trip, v = trip[order], v[order]
-    n = len(t)
-    spec, stk = veh.specialty[v], veh.stacked[v]
-    p_mis = np.minimum(pc.misread * np.where(stk, pc.stacked_misread, np.where(spec, pc.specialty_misread, 1.0)), 1.0)
+    n = len(key)
     u = rng.random((2, n), dtype=np.float32)
-    mis = np.flatnonzero(u[0] < p_mis)
+    mis = np.flatnonzero(u[0] < plan.misread_vehicle[v])
     ws = u[1] < pc.wrong_state
     plate = veh.plate[v]
     plate[mis] = pl8.misread(plate[mis], rng, pc.second_char)
     misread = np.zeros(n, dtype=bool)
     misread[mis] = (plate[mis] != veh.plate[v[mis]]).any(axis=1)
     n_states = len(pl8.STATES)
-    state = veh.state[v]
+    state = veh.state[v].astype(np.int8)
     wrong_at = np.flatnonzero(ws)
     state[wrong_at] = (state[wrong_at] + rng.integers(1, n_states, len(wrong_at))) % n_states
     conf = rng.beta(*pc.confidence_right, n).astype(np.float32)
     bad = np.flatnonzero(misread)
     conf[bad] = rng.beta(*pc.confidence_wrong, len(bad))
-    reads = pa.table(
-        {
-            "camera_id": dictionary(pa.array(rank.astype(np.int32)), pa.array(plan.sorted_ids, type=pa.string())),
-            "t": pa.array(plan.t0 + t.astype("timedelta64[ms]")),
-            "plate_as_read": _strings(plate),
-            "state_as_read": dictionary(pa.array(state.astype(np.int8)), list(pl8.STATES)),
-            "confidence": conf,
+    return Reads(key, plate, state, conf, trip, misread, ws)
+
+
+def part_cameras(counts: np.ndarray, reads_per_part: int) -> np.ndarray:
+    """Camera ranks (id order) at which each output part starts, and one past the last, from the
+    reads each camera took: a part starts at each camera whose first read's position in the
+    global order, divided by ``reads_per_part``, differs from the camera's before (a camera
+    without reads starts none). Parts hold whole cameras, about ``reads_per_part`` reads each
+    (more where one camera took more)."""
+    if len(counts) == 0:
+        return np.zeros(2, dtype=np.int64)
+    start = np.cumsum(counts) - counts
+    at = np.maximum.accumulate(np.where(counts > 0, start // reads_per_part, 0))  # cameras without reads: no new part
+    _, first = np.unique(at, return_index=True)
+    return np.append(first, len(counts)).astype(np.int64)
+
+
+_STATE_ORDER = np.argsort(np.argsort(np.array(pl8.STATES))).astype(np.int8)  # STATES index -> rank of its code
+_READ_PREFIX = np.frombuffer(b"tb:read:", dtype=np.uint8)
+_BASE = ord("Z") - ord("0") + 1  # plate characters as digits in an order-preserving base
+_PLATE_BITS = int(_BASE**pl8.WIDTH - 1).bit_length()
+_HEX2 = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), dtype=np.uint16)  # byte -> its two digits
+
+
+def _groups(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the runs of equal values of ``sorted_keys`` longer than one, and each one's run number."""
+    same = np.flatnonzero(sorted_keys[1:] == sorted_keys[:-1])
+    at = np.zeros(len(sorted_keys), dtype=bool)
+    at[same] = True
+    at[same + 1] = True
+    pos = np.flatnonzero(at)
+    start = np.ones(len(pos), dtype=bool)
+    start[1:] = sorted_keys[pos[1:]] != sorted_keys[pos[:-1]]
+    return pos, np.cumsum(start) - 1
+
+
+def visible_order(key: np.ndarray, plate: np.ndarray, state: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """The order of rows by (key, plate, state code, confidence), ``key`` made of sorted runs
+    (merged cheaply). Rows of equal key (the same camera at the same millisecond) are ordered by
+    their run and plate in one 64-bit key, the plate in base 43 (characters ``0``..``Z``); the
+    rare rows equal in that too by state code and confidence."""
+    o = np.argsort(key, kind="stable")
+    at, run = _groups(key[o])
+    if len(at) == 0:
+        return o
+    sub = o[at]
+    p = plate[sub].astype(np.int64) - ord("0")
+    if p.min() < 0 or p.max() >= _BASE or len(run) >= 2 ** (63 - _PLATE_BITS):
+        raise ValueError("plates outside 0-9, A-Z, or too many reads at one camera and millisecond")
+    k2 = (run << _PLATE_BITS) | (p @ _BASE ** np.arange(pl8.WIDTH - 1, -1, -1, dtype=np.int64))
+    o2 = np.argsort(k2, kind="stable")  # nearly sorted already: by run
+    sub = sub[o2]
+    at2, run2 = _groups(k2[o2])
+    if len(at2):
+        s2 = sub[at2]
+        sub[at2] = s2[np.lexsort((conf[s2].view(np.uint32), _STATE_ORDER[state[s2]], run2))]
+    o[at] = sub
+    return o
+
+
+def read_ids(perm: KeyedPermutation, first: int, n: int) -> pa.Array:
+    """``tb:read:`` + 12 hex digits of the permutation at positions ``first .. first + n``."""
+    v = perm(np.arange(first, first + n, dtype=np.int64)).astype(">u8")
+    chars = np.empty((n, 20), dtype=np.uint8)
+    chars[:, :8] = _READ_PREFIX
+    chars[:, 8:] = _HEX2[v.view(np.uint8).reshape(n, 8)[:, 2:]].view(np.uint8).reshape(n, 12)
+    return _strings(chars)
+
+
+def _strings(chars: np.ndarray) -> pa.Array:
+    """A string array of the rows of an (n, width) uint8 array."""
+    n, width = chars.shape
+    large = n * width >= 2**31
+    offsets = np.arange(n + 1, dtype=np.int64 if large else np.int32) * width
+    data = np.ascontiguousarray(chars, dtype=np.uint8)
+    return (pa.LargeStringArray if large else pa.StringArray).from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One output part: the reads of a block of cameras, gathered from every vehicle block, in
+    order (``o``), with their ids."""
+
+    cols: dict[str, np.ndarray]
+    o: np.ndarray
+    ids: pa.Array
+
+    @staticmethod
+    def gather(blocks: list[Reads], lo: int, hi: int, perm: KeyedPermutation, first: int) -> Part:
+        """The reads of cameras ranked ``lo:hi`` from every block, in order; ``first`` is the
+        position of the first in the global order."""
+        cut = [(int(np.searchsorted(b.key, lo << T_BITS)), int(np.searchsorted(b.key, hi << T_BITS))) for b in blocks]
+        cols = {
+            f: np.concatenate([getattr(b, f)[i:j] for b, (i, j) in zip(blocks, cut, strict=True)]) for f in READS_FIELDS
         }
-    )
-    truth = pa.table(
-        {
-            "vehicle_key": veh.key[v],
-            "trip_id": plan.trips.trip_id[trip],
-            "person_id": plan.trips.person[trip],
-            "purpose": dictionary(pa.array(plan.trips.purpose[trip]), list(PURPOSES)),
-            "misread": misread,
-            "wrong_state": ws,
-        }
-    )
-    return reads, truth
+        o = visible_order(cols["key"], cols["plate"], cols["state"], cols["conf"])
+        return Part(cols, o, read_ids(perm, first, len(o)))
+
+    def reads(self, plan: ReadPlan) -> pa.Table:
+        key = self.cols["key"][self.o]
+        t = (key & ((1 << T_BITS) - 1)) + int(plan.t0.astype(np.int64))
+        return pa.table(
+            {
+                "read_id": self.ids,
+                "camera_id": dictionary(_arrow((key >> T_BITS).astype(np.int32)), _texts(plan.sorted_ids.tolist())),
+                "t": _arrow(t, pa.timestamp("ms")),
+                "plate_as_read": _strings(self.cols["plate"][self.o]),
+                "state_as_read": dictionary(_arrow(self.cols["state"][self.o]), _texts(pl8.STATES)),
+                "confidence": _arrow(self.cols["conf"][self.o]),
+            }
+        )
+
+    def truth(self, plan: ReadPlan) -> pa.Table:
+        trip = self.cols["trip"][self.o]
+        return pa.table(
+            {
+                "read_id": self.ids,
+                "vehicle_key": _arrow(plan.vehicles.key[plan.trips.vehicle[trip]]),
+                "trip_id": _arrow(plan.trips.trip_id[trip]),
+                "person_id": _arrow(plan.trips.person[trip]),
+                "purpose": dictionary(_arrow(plan.trips.purpose[trip]), _texts(PURPOSES)),
+                "misread": _arrow(self.cols["misread"][self.o]),
+                "wrong_state": _arrow(self.cols["wrong_state"][self.o]),
+            }
+        )
 
 
-def _write_part(plan: ReadPlan, pc: PlatesConfig, seed: int, trails: Path, truth: Path, part: int) -> int:
-    reads, tr = read_part(plan, pc, seed, part)
-    write_part(reads, part_path(trails / "plate_reads", part))
-    write_part(tr, part_path(truth / "plate_reads", part))
-    return int(reads.num_rows)
+def _arrow(x: np.ndarray, arrow_type: pa.DataType | None = None) -> pa.Array:
+    """A numeric or bool array as Arrow, zero-copy where it can be: ``pa.array`` would import
+    pandas on first use (a quarter of a second), to check whether it was given a pandas object."""
+    if x.dtype == np.bool_:
+        return pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(np.packbits(x, bitorder="little"))])
+    x = np.ascontiguousarray(x)
+    return pa.Array.from_buffers(arrow_type or pa.from_numpy_dtype(x.dtype), len(x), [None, pa.py_buffer(x)])
 
 
-def write_reads(plan: ReadPlan, pc: PlatesConfig, seed: int, trails: Path, truth: Path, workers: int = 1) -> int:
-    """Every partition on ``workers`` threads; the number of reads. Files do not depend on ``workers``."""
-    return sum(run_parts(lambda p: _write_part(plan, pc, seed, trails, truth, p), range(plan.parts), workers))
+def _texts(values: Sequence[str]) -> pa.Array:
+    """A few strings as Arrow (a dictionary's values), without ``pa.array`` (see :func:`_arrow`)."""
+    data = [v.encode() for v in values]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
+
+
+def _read_blocks(plan: ReadPlan, pc: PlatesConfig, seed: int, lo: int, hi: int, workers: int) -> list[Reads]:
+    """The reads of blocks ``lo:hi``: their trips routed in pieces (balanced over threads), then
+    each block's reads drawn from its passes."""
+    bs = range(lo, min(hi, plan.blocks))
+    pieces = [route_chunks(idx) for idx in run_parts(plan.block_trips, bs, workers)]
+    flat = [c for p in pieces for c in p]
+    routed = run_parts(lambda i: passes(plan, flat[i]), range(len(flat)), workers)
+    ends = np.cumsum([len(p) for p in pieces])
+    by_block = [join(routed[e - len(p) : e]) for p, e in zip(pieces, ends, strict=True)]
+    del routed
+    return run_parts(lambda i: read_block(plan, pc, seed, bs[i], by_block[i]), range(len(bs)), workers)
+
+
+def write_reads(
+    plan: ReadPlan,
+    pc: PlatesConfig,
+    seed: int,
+    trails: Path,
+    truth: Path,
+    workers: int = 1,
+    reads_per_part: int = READS_PER_PART,
+) -> tuple[int, int]:
+    """The reads of every vehicle block on ``workers`` threads, then the output parts (blocks of
+    cameras, :func:`part_cameras`) on as many; (reads, parts). Both go in waves of about
+    ``WAVE`` trips or reads (at least a block or part a thread), which bound what is in hand at
+    once. Files do not depend on ``workers``."""
+    step = max(workers, WAVE * plan.blocks // max(len(plan.trips), 1), 1)
+    blocks = [r for b in range(0, plan.blocks, step) for r in _read_blocks(plan, pc, seed, b, b + step, workers)]
+    n_cams = len(plan.cams.ids)
+    counts = np.zeros(n_cams, dtype=np.int64)
+    for b in blocks:
+        counts += np.bincount(b.key >> T_BITS, minlength=n_cams)
+    cams = part_cameras(counts, reads_per_part)
+    at = np.concatenate([[0], np.cumsum(counts)])[cams]  # global position of each part's first read
+    perm = KeyedPermutation(2**48, stream(seed, "plates", "read_ids"))
+    n_parts = len(cams) - 1
+    step = max(workers, WAVE * n_parts // max(int(at[-1]), 1), 1)
+    for wave in range(0, n_parts, step):
+        ps = range(wave, min(wave + step, n_parts))
+        got = run_parts(lambda p: Part.gather(blocks, int(cams[p]), int(cams[p + 1]), perm, int(at[p])), ps, workers)
+
+        def write(i: int, ps: range = ps, got: list[Part] = got) -> None:
+            """The two files of a part apart, so the threads stay busy when there are few parts."""
+            p, x = ps[i // 2], got[i // 2]
+            if i % 2 == 0:
+                write_part(x.reads(plan), part_path(trails / "plate_reads", p))
+            else:
+                write_part(x.truth(plan), part_path(truth / "plate_reads", p))
+
+        run_parts(write, range(2 * len(ps)), workers)
+    return int(at[-1]), n_parts
 
 
 def build_hotlist(vehicles: Vehicles, pc: PlatesConfig, seed: int, t0: np.datetime64) -> pl.DataFrame:
@@ -395,16 +688,18 @@ def build_plates(
     trails: Path,
     truth: Path,
     workers: int = 1,
+    reads_per_part: int = READS_PER_PART,
 ) -> PlatesWritten:
     """Vehicles, trips, cameras, reads and the hotlist for ``world`` over ``activity``'s window:
-    reads, cameras and the hotlist to ``trails``, their truth to ``truth`` (module docstring)."""
+    reads, cameras and the hotlist to ``trails``, their truth to ``truth`` (module docstring).
+    ``reads_per_part`` sets the size of the output parts of reads, about (tests set it small)."""
     window = activity.window
     vehicles = build_vehicles(world.people, world.households, world.ties, pc, seed, window)
     roads = build_roads(world.units, pc)
     trips = build_trips(activity, vehicles, roads, pc, seed)
     cams = build_cameras(roads, world.units, pc, seed, world.people.height, window.days)
     plan = plan_reads(vehicles, trips, roads, cams, pc, activity)
-    n_reads = write_reads(plan, pc, seed, trails, truth, workers)
+    n_reads, n_parts = write_reads(plan, pc, seed, trails, truth, workers, reads_per_part)
     fixed = cams.kind != 2
     xs = np.where(fixed, roads.node_x(cams.col), np.nan)
     ys = np.where(fixed, roads.node_y(cams.row), np.nan)
@@ -439,4 +734,4 @@ def build_plates(
     write_parquet(vehicles.frame(), truth / "vehicles.parquet")
     write_parquet(vehicles.drivers_frame(), truth / "vehicle_drivers.parquet")
     write_parquet(trips.frame(vehicles, window.start), truth / "trips.parquet")
-    return PlatesWritten(len(vehicles), len(trips), len(cams.ids), n_reads, plan.parts, hot.height)
+    return PlatesWritten(len(vehicles), len(trips), len(cams.ids), n_reads, n_parts, hot.height)

@@ -11,7 +11,8 @@ A trip is routed from the node nearest its origin to the node nearest its destin
 arterials (local streets carry no readers and are left out): east-west along the origin's row,
 then north-south along the destination's column. A trip running further east-west than
 ``highway_min_m`` instead goes north-south to the corridor, along it, and north-south again.
-A route is up to three straight legs; :func:`route_legs` gives them as arrays.
+A route is up to three straight legs; :func:`route_legs` gives them as arrays, with the nodes
+each adds to the route.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ class Roads:
     highway_min_cols: int  # east-west spans (in nodes) above which trips take the corridor
     region_cols: int  # columns up to the region's eastern edge; beyond it only the corridor
 
-    def col(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint((np.asarray(x) - self.x0) / self.spacing), 0, self.cols - 1).astype(np.int64)
+    def col(self, x: np.ndarray, dtype: type[np.signedinteger] = np.int64) -> np.ndarray:
+        return np.clip(np.rint((np.asarray(x) - self.x0) / self.spacing), 0, self.cols - 1).astype(dtype)
 
-    def row(self, y: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint((np.asarray(y) - self.y0) / self.spacing), 0, self.rows - 1).astype(np.int64)
+    def row(self, y: np.ndarray, dtype: type[np.signedinteger] = np.int64) -> np.ndarray:
+        return np.clip(np.rint((np.asarray(y) - self.y0) / self.spacing), 0, self.rows - 1).astype(dtype)
 
     def node_x(self, col: np.ndarray | int) -> np.ndarray:
         return self.x0 + np.asarray(col) * self.spacing
@@ -72,48 +73,56 @@ def build_roads(units: pl.DataFrame, pc: PlatesConfig) -> Roads:
 
 @dataclass
 class Legs:
-    """Up to three legs per trip, each (n, 3): axis (H or V), the fixed row or column, the
-    first and last node along the moving coordinate, and the nodes travelled before the leg."""
+    """Three legs per trip, each field (3, n) (leg, trip): axis (H or V), the fixed row or column,
+    the first and last node along the moving coordinate, the nodes travelled before the leg, and
+    the nodes the leg adds to the route: ``nodes`` of them from ``lo`` up (a leg starts at the
+    node the leg before ends at, so only the first adds its own first node). A route of two legs
+    has an empty third (along the destination's column from its row to its row: ``nodes`` 0)."""
 
     axis: np.ndarray
     fixed: np.ndarray
     a: np.ndarray
     b: np.ndarray
     before: np.ndarray
+    lo: np.ndarray
+    nodes: np.ndarray
     length: np.ndarray  # (n,) nodes travelled in all
-
-    def valid(self) -> np.ndarray:
-        """Legs that exist (a trip routed in two legs has an empty third)."""
-        return self.fixed >= 0
 
 
 def route_legs(roads: Roads, c0: np.ndarray, r0: np.ndarray, c1: np.ndarray, r1: np.ndarray) -> Legs:
     """The legs of routes from node (c0, r0) to node (c1, r1)."""
     n = len(c0)
     hw = np.abs(c1 - c0) > roads.highway_min_cols
-    rh = np.full(n, roads.highway_row, dtype=np.int64)
-    axis = np.empty((n, 3), dtype=np.int8)
-    fixed = np.empty((n, 3), dtype=np.int64)
-    a = np.empty((n, 3), dtype=np.int64)
-    b = np.empty((n, 3), dtype=np.int64)
-    # local: H along r0 from c0 to c1, V along c1 from r0 to r1, no third leg
+    rh = roads.highway_row
+    dt = np.result_type(c0, r0, c1, r1)
+    axis = np.empty((3, n), dtype=np.int8)
+    fixed = np.empty((3, n), dtype=dt)
+    a = np.empty((3, n), dtype=dt)
+    b = np.empty((3, n), dtype=dt)
+    # local: H along r0 from c0 to c1, V along c1 from r0 to r1, V along c1 from r1 to r1 (empty)
     # highway: V along c0 from r0 to rh, H along rh from c0 to c1, V along c1 from rh to r1
-    axis[:, 0] = np.where(hw, V, H)
-    fixed[:, 0] = np.where(hw, c0, r0)
-    a[:, 0] = np.where(hw, r0, c0)
-    b[:, 0] = np.where(hw, rh, c1)
-    axis[:, 1] = np.where(hw, H, V)
-    fixed[:, 1] = np.where(hw, rh, c1)
-    a[:, 1] = np.where(hw, c0, r0)
-    b[:, 1] = np.where(hw, c1, r1)
-    axis[:, 2] = V
-    fixed[:, 2] = np.where(hw, c1, -1)
-    a[:, 2] = np.where(hw, rh, 0)
-    b[:, 2] = np.where(hw, r1, 0)
+    axis[0] = np.where(hw, V, H)
+    axis[1] = np.where(hw, H, V)
+    axis[2] = V
+    fixed[0] = np.where(hw, c0, r0)
+    fixed[1] = np.where(hw, rh, c1)
+    fixed[2] = c1
+    a[0] = np.where(hw, r0, c0)
+    b[0] = np.where(hw, rh, c1)
+    a[1] = np.where(hw, c0, r0)
+    b[1] = np.where(hw, c1, r1)
+    a[2] = np.where(hw, rh, r1)
+    b[2] = r1
     span = np.abs(b - a)
-    span[:, 2] = np.where(hw, span[:, 2], 0)
-    before = np.cumsum(span, axis=1) - span
-    return Legs(axis, fixed, a, b, before, span.sum(axis=1))
+    before = np.empty_like(span)
+    before[0] = 0
+    before[1] = span[0]
+    np.add(span[0], span[1], out=before[2])
+    length = before[2] + span[2]
+    lo = np.minimum(a, b)
+    lo[1:] += a[1:] < b[1:]
+    span[0] += 1
+    return Legs(axis, fixed, a, b, before, lo, span, length)
 
 
 def built_up_nodes(roads: Roads, units: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
