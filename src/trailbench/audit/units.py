@@ -69,4 +69,5 @@ def unit_table(
     for col in columns:
         if col not in t.columns:
             t = t.with_columns(pl.lit(0, dtype=pl.Int64).alias(col))
-    return t.with_columns(pl.col(columns).fill_null(0)).sort(unit.key)
+    keep = [*attributes.columns, unit.name, *columns]  # one column order for every system
+    return t.select(keep).with_columns(pl.col(columns).fill_null(0)).sort(unit.key)

@@ -496,7 +496,7 @@ class RouteAnomalyConfig(Section):
         "assumption (the share of plates the model flags; of the order of the 0.5% hotlist hit rate in FACTS)",
         "IsolationForest contamination: the share of plates flagged",
     )
-    n_estimators: int = param(200, "scikit-learn IsolationForest (default 100; doubled for steadier scores)", "", ge=10)
+    n_estimators: int = param(100, "scikit-learn IsolationForest default", "trees in the forest", ge=10)
     min_reads: int = param(3, "assumption", "plates read fewer times are not scored (too little to go on)", ge=1)
     odd_hours: tuple[int, int] = param((0, 5), AP_CMPRS + "; the hours are an assumption", "hours that count as odd")
     random_state: int = param(0, "model setting", "IsolationForest's random_state (answers are deterministic)")

@@ -202,16 +202,18 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     a = answers if answers is not None else pl.DataFrame(schema={"plate": pl.String, "state": pl.String})
     if "score" not in a.columns:
         a = a.with_columns(score=pl.lit(None, dtype=pl.Float64))
+    v, d = base_counts(pw)
+    if answers is None:  # takes no part: the denominators only (every count of a flag is 0)
+        return Scored(empty, units={"vehicles": v, "drivers": d})
     table = flag_outcomes(pw, a)
     out = Scored(empty)
-    v, d = base_counts(pw)
     out.units = {
         "vehicles": v.join(vehicle_counts(table), on="vehicle_key", how="left"),
         "drivers": d.join(driver_counts(pw, table), on="person_id", how="left"),
     }
     out.tables = {"flags": table.drop("vehicle_key")}
     out.error_types = _error_types(ctx.system, table)
-    out.explained = explained(ctx, pw, table) if answers is not None else []
+    out.explained = explained(ctx, pw, table)
     return out
 
 

@@ -107,10 +107,7 @@ def vehicle_counts(pw: PlateWorld, table: pl.DataFrame) -> pl.DataFrame:
         .join(want, on="vehicle_key", how="left")
         .with_columns(not_wanted=pl.col("w").is_null().cast(pl.Int64))
     )
-    reads = pw.reads.group_by("vehicle_key").agg(
-        reads=pl.len().cast(pl.Int64),
-        right=(~pl.col("misread") & ~pl.col("wrong_state")).sum().cast(pl.Int64),
-    )
+    reads = pw.reads_by_vehicle
     o = pl.col("outcome")
     hits = table.group_by("vehicle_key").agg(
         hits=pl.len().cast(pl.Int64),

@@ -84,6 +84,14 @@ class PlateWorld:
         return pl.concat([a, b.select([c for c in b.columns if c not in a.columns])], how="horizontal")
 
     @cached_property
+    def reads_by_vehicle(self) -> pl.DataFrame:
+        """vehicle_key, reads, right (read with the right plate and state): each vehicle's reads."""
+        return self.reads.group_by("vehicle_key").agg(
+            reads=pl.len().cast(pl.Int64),
+            right=(~pl.col("misread") & ~pl.col("wrong_state")).sum().cast(pl.Int64),
+        )
+
+    @cached_property
     def hotlist(self) -> pl.DataFrame:
         """plate, state, entered (trails/hotlist) with vehicle_key, stale, keyed_wrong (truth/hotlist)."""
         return pl.concat(
