@@ -81,6 +81,7 @@ def test_a_rerun_reuses_every_stage_and_markers_hold_checksums(run: Path, base: 
         "world: cached",
         "trails: cached",
         "signals: cached",
+        "plates: cached",
         "docket: cached",
         "system exact: cached",
         "audit: cached",
