@@ -401,6 +401,32 @@ class SplinkSystemConfig(Section):
     threshold: float = param(0.9, "scenario choice", "match probability at which records are clustered", gt=0, lt=1)
     hops: int = param(1, "scenario choice", "address/phone hops from the subject for associates", ge=1, le=3)
     max_u_pairs: float = param(1e6, "scenario choice", "pairs sampled to estimate u probabilities", ge=1e3)
+    backend: Literal["duckdb", "spark"] = param(
+        "duckdb",
+        "model setting",
+        "where Splink runs: DuckDB in the system's process, or Spark (local[N] or a cluster, spark_master); the "
+        "same settings, training and prediction, and at small scale the same answers",
+    )
+    duckdb_memory_mb: int = param(
+        4096,
+        "model setting",
+        "DuckDB's memory limit (backend duckdb); past it DuckDB spills to a directory in the system's temporary "
+        "directory, so linkage runs out of core",
+        ge=64,
+    )
+    spark_master: str = param(
+        "local[2]",
+        "model setting",
+        "Spark master (backend spark): local[N] runs N cores in the system's process tree; a cluster's URL "
+        "(spark://, yarn, k8s://) runs there",
+        min_length=1,
+    )
+    spark_memory_mb: int = param(
+        2048, "model setting", "Spark driver memory (backend spark; in local mode the executors run in it)", ge=256
+    )
+    spark_partitions: int = param(
+        8, "model setting", "Spark shuffle partitions (backend spark): about 2-4 per core of the cluster", ge=1
+    )
 
 
 class PatternSystemConfig(Section):

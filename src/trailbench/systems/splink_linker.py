@@ -29,11 +29,24 @@ date, and that holds for the clustering too (a later record must not bridge two 
 - associates: other clusters (as of the as-of date) with a record sharing an address or a phone
   with the subject's file within a year (``hops`` times outward);
   ``score`` = distinct addresses and phones shared, divided by the hop.
+
+Where Splink runs (``[systems.splink] backend``, issue 13): the same settings, training and
+prediction run through one :class:`Backend`, either DuckDB in this process (one thread, a
+memory limit ``duckdb_memory_mb`` past which it spills to a directory in the system's temporary
+directory) or Spark (:mod:`trailbench.systems.splink_spark`: ``local[N]`` or a cluster,
+``spark_master``), which gives the same answers at small scale; the clustering and answers
+below are computed from the predicted pairs alike for both.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,39 +119,118 @@ def train(linker: Any, cols: dict[str, str], max_u_pairs: float, seed: int = 1) 
     linker.training.estimate_parameters_using_expectation_maximisation(block_on(d))
 
 
-def single_thread_db() -> tuple[Any, duckdb.DuckDBPyConnection]:
-    """A DuckDB backend on one thread: results must not depend on thread scheduling."""
+@dataclass(frozen=True)
+class Backend:
+    """Where Splink runs: its database API (DuckDB's or Spark's), how a frame is handed to it and
+    how a query's result comes back."""
+
+    db: Any
+    to_input: Callable[[pl.DataFrame], Any]
+    fetch: Callable[[str], pl.DataFrame]
+
+
+BackendFactory = Callable[[], AbstractContextManager[Backend]]
+"""Opens a :class:`Backend` for one step (training, prediction) and closes it after."""
+
+
+def single_thread_db(memory_mb: int | None = None, spill: Path | None = None) -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """A DuckDB backend on one thread: results must not depend on thread scheduling. With
+    ``memory_mb``, DuckDB holds at most that much and spills the rest to ``spill``."""
     from splink import DuckDBAPI
 
     con = duckdb.connect()
     con.execute("SET threads TO 1")
+    if memory_mb is not None:
+        con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
+    if spill is not None:
+        con.execute("SET temp_directory = ?", [str(spill)])
     return DuckDBAPI(connection=con), con
 
 
-def train_model(inp: pl.DataFrame, max_u_pairs: float, seed: int = 1) -> dict[str, Any]:
+def _frame(data: Any) -> pl.DataFrame:
+    out = pl.from_arrow(data)
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+@contextmanager
+def duckdb_backend(memory_mb: int | None = None) -> Iterator[Backend]:
+    """DuckDB on one thread; with ``memory_mb``, out of core past it (spilling to a fresh
+    directory in the temporary directory: the system's private ``/tmp`` when sandboxed)."""
+    spill = Path(tempfile.mkdtemp(prefix="trailbench-splink-spill-")) if memory_mb is not None else None
+    db, con = single_thread_db(memory_mb, spill)
+    try:
+        yield Backend(db, lambda df: df.to_arrow(), lambda sql: _frame(con.sql(sql).arrow()))
+    finally:
+        con.close()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+@contextmanager
+def backend_for(cfg: dict[str, Any]) -> Iterator[BackendFactory]:
+    """The backend the ``[systems.splink]`` settings ``cfg`` choose, for as long as the system runs
+    (a Spark session is started once and stopped at the end)."""
+    backend = cfg.get("backend", "duckdb")
+    if backend == "duckdb":
+        yield partial(duckdb_backend, int(cfg.get("duckdb_memory_mb", 4096)))
+    elif backend == "spark":
+        from trailbench.systems.splink_spark import spark_backends
+
+        with spark_backends(
+            master=str(cfg.get("spark_master", "local[2]")),
+            memory_mb=int(cfg.get("spark_memory_mb", 2048)),
+            partitions=int(cfg.get("spark_partitions", 8)),
+        ) as factory:
+            yield factory
+    else:
+        raise ValueError(f"unknown splink backend {backend!r}: use duckdb or spark")
+
+
+def train_model(
+    inp: pl.DataFrame, max_u_pairs: float, seed: int = 1, backend: BackendFactory = duckdb_backend
+) -> dict[str, Any]:
     """The reference model trained (without labels) on ``inp``; Splink's settings with parameters."""
     from splink import Linker
 
-    db, con = single_thread_db()
-    sdf = db.register(inp.to_arrow(), dataset_display_name="training")
-    linker = Linker(sdf, reference_settings(SYSTEM_COLUMNS, ["phone"]), log_level=logging.ERROR)
-    train(linker, SYSTEM_COLUMNS, max_u_pairs, seed)
-    model: dict[str, Any] = linker.misc.save_model_to_json()
-    con.close()
+    with backend() as b:
+        sdf = b.db.register(b.to_input(inp), dataset_display_name="training")
+        linker = Linker(sdf, reference_settings(SYSTEM_COLUMNS, ["phone"]), log_level=logging.ERROR)
+        train(linker, SYSTEM_COLUMNS, max_u_pairs, seed)
+        model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
 
-def predict_pairs(inp: pl.DataFrame, model: dict[str, Any], threshold: float) -> pl.DataFrame:
-    """(``uid_l``, ``uid_r``, ``match_probability``) for every blocked pair at or above ``threshold``."""
+def model_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A model of :func:`train_model` (saved with its backend's SQL) for another backend's SQL
+    dialect: the reference settings written for ``dialect``, with the model's trained parameters.
+    (Splink reads a model's SQL as the backend's own: DuckDB's quoted names are string literals to
+    Spark, and every pair would fall in the last level of every comparison.)"""
+    if model.get("sql_dialect") == dialect:
+        return model
+    out: dict[str, Any] = reference_settings(SYSTEM_COLUMNS, ["phone"]).get_settings(dialect).as_dict()
+    out["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    for c_out, c_in in zip(out["comparisons"], model["comparisons"], strict=True):
+        assert c_out["output_column_name"] == c_in["output_column_name"], (c_out, c_in)
+        for l_out, l_in in zip(c_out["comparison_levels"], c_in["comparison_levels"], strict=True):
+            assert l_out["label_for_charts"] == l_in["label_for_charts"], (l_out, l_in)
+            l_out.update({k: l_in[k] for k in ("m_probability", "u_probability") if k in l_in})
+    return out
+
+
+def predict_pairs(
+    inp: pl.DataFrame, model: dict[str, Any], threshold: float, backend: BackendFactory = duckdb_backend
+) -> pl.DataFrame:
+    """(``uid_l``, ``uid_r``, ``match_probability``) for every blocked pair at or above ``threshold``
+    (``model`` from :func:`train_model` on any backend)."""
     from splink import Linker
 
-    db, con = single_thread_db()
-    sdf = db.register(inp.to_arrow(), dataset_display_name="records")
-    linker = Linker(sdf, model, log_level=logging.ERROR)
-    pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-    out = pl.from_arrow(con.sql(f"select uid_l, uid_r, match_probability from {pred.physical_name}").arrow())
-    assert isinstance(out, pl.DataFrame)
-    con.close()
+    with backend() as b:
+        sdf = b.db.register(b.to_input(inp), dataset_display_name="records")
+        model = model_for_dialect(model, b.db.sql_dialect.sql_dialect_str)
+        linker = Linker(sdf, model, log_level=logging.ERROR)
+        pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+        out = b.fetch(f"select uid_l, uid_r, match_probability from {pred.physical_name}")
     return out.sort("uid_l", "uid_r")
 
 
@@ -186,9 +278,11 @@ class SplinkSystem:
         cols = ["uid", "given_std", "surname_first", "dob", "address_key", "phone"]
         rec_inp = records.select(pl.col("record_id").alias("uid"), *cols[1:])
         clue_inp = cases.select((pl.lit(CLUE_PREFIX) + pl.col("case_id")).alias("uid"), *cols[1:])
-        # trained on what was observed by the earliest as-of date: no case's model has seen its future
-        model = train_model(rec_inp.filter(training_mask(records, cases)), float(cfg.get("max_u_pairs", 1e6)))
-        pairs = predict_pairs(pl.concat([rec_inp, clue_inp]), model, threshold)
+        with backend_for(cfg) as backend:
+            # trained on what was observed by the earliest as-of date: no case's model has seen its future
+            train_on = rec_inp.filter(training_mask(records, cases))
+            model = train_model(train_on, float(cfg.get("max_u_pairs", 1e6)), backend=backend)
+            pairs = predict_pairs(pl.concat([rec_inp, clue_inp]), model, threshold, backend=backend)
         forest = as_of_forest(pairs, records.select(uid="record_id", leaf="leaf", day="day"), threshold)
         subject = self._subject(pairs, records, cases, forest, threshold)
         rec = records.select(
