@@ -165,8 +165,8 @@ class PlatesConfig(Section):
     vehicles_per_part: int = param(
         2048,
         "model setting",
-        "vehicles (in plate order) per generation block of reads (each block its own random stream), so output does not depend "
-        "on threads",
+        "vehicles (in plate order) per generation block of reads (each block its own random stream), so output "
+        "does not depend on threads",
         ge=1,
         le=10_000_000,
     )
