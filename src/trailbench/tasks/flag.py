@@ -26,7 +26,7 @@ from typing import Any
 import polars as pl
 
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task
-from trailbench.tasks.pattern_truth import pick_explained
+from trailbench.tasks.pattern_truth import error_types, pick_explained
 from trailbench.tasks.plate_truth import PLATE_STRATA, PlateWorld
 from trailbench.tasks.plate_view import read_timeline
 
@@ -212,19 +212,9 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
         "drivers": d.join(driver_counts(pw, table), on="person_id", how="left"),
     }
     out.tables = {"flags": table.drop("vehicle_key")}
-    out.error_types = _error_types(ctx.system, table)
+    out.error_types = error_types(ctx.system, "flag", table.filter(pl.col("outcome") != "target")["outcome"])
     out.explained = explained(ctx, pw, table)
     return out
-
-
-def _error_types(system: str, table: pl.DataFrame) -> list[dict[str, Any]]:
-    wrong = table.filter(pl.col("outcome") != "target")["outcome"]
-    n = wrong.len()
-    counts = wrong.value_counts(name="n").sort("outcome")
-    return [
-        {"system": system, "task": "flag", "cause": str(c), "count": int(k), "share": round(k / n, 6)}
-        for c, k in zip(counts["outcome"], counts["n"], strict=True)
-    ]
 
 
 def _m(name: str, num: str, den: str, text: str, **kw: Any) -> Metric:

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task
-from trailbench.tasks.pattern_truth import pick_explained
+from trailbench.tasks.pattern_truth import error_types, pick_explained
 from trailbench.tasks.plate_truth import PLATE_STRATA, PlateWorld
 
 HIT_OUTCOMES = {
@@ -179,12 +179,7 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     out = Scored(empty)
     out.units = {"vehicles": vehicle_counts(pw, table)}
     out.tables = {"hotlist_hits": table}
-    wrong = table.filter(pl.col("outcome") != "true")["outcome"]
-    counts = wrong.value_counts(name="n").sort("outcome")
-    out.error_types = [
-        {"system": ctx.system, "task": "hotlist", "cause": str(c), "count": int(k), "share": round(k / wrong.len(), 6)}
-        for c, k in zip(counts["outcome"], counts["n"], strict=True)
-    ]
+    out.error_types = error_types(ctx.system, "hotlist", table.filter(pl.col("outcome") != "true")["outcome"])
     out.explained = explained(ctx, pw, table) if answers is not None else []
     return out
 
