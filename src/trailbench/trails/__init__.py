@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from trailbench.rng import stream
@@ -18,6 +19,7 @@ from trailbench.trails.catalog import SOURCES, Period, Source
 from trailbench.trails.errors import BIT, ERROR_KINDS
 from trailbench.trails.register import address_register
 from trailbench.trails.render import RECORD_COLUMNS, TRUTH_COLUMNS, identifiers, render
+from trailbench.trails.shared import per_build
 from trailbench.trails.sources import (
     COURT,
     DMV,
@@ -25,7 +27,6 @@ from trailbench.trails.sources import (
     PHONE_DIRECTORY,
     SOCIAL,
     UTILITY,
-    shared_residences,
 )
 from trailbench.world import World, period
 
@@ -54,15 +55,55 @@ def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.
 
 
 def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
-    with shared_residences():  # the sources share one person-residence table
-        return _build_trails(world, sc, workers)
-
-
-def _build_trails(world: World, sc: Scenario, workers: int) -> Trails:
     start, end = period(sc)
     p = Period(start, end)
-    ids = identifiers(world, sc.seed)
     table = tuple(SOURCES.values())  # one snapshot of the table for the whole build
+    with per_build():  # the event sources share tables made once (person residences, names)
+        base = _event_records(world, sc, p, table, workers)
+    derived = [  # derived sources read the event sources' records
+        s.derive(base, world, sc, s.settings(sc), stream(sc.seed, "trails", s.name), p).select(base.columns)
+        for s in table
+        if s.derive is not None
+    ]
+    allrec = pl.concat([base, *derived], rechunk=False)
+    del base, derived
+    # record k of the table (id R<k>, k from 1) is row order[k - 1] of ``allrec``
+    order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
+    number = np.empty(allrec.height, dtype=np.int64)
+    number[order] = np.arange(1, allrec.height + 1)
+    # (series, not expressions: an expression on the whole frame would first copy every column,
+    # each in pieces of its own sizes, into one piece)
+    no = pl.Series("record_no", number)
+    del number
+    allrec = allrec.with_columns(no, record_id="R" + no.cast(pl.String).str.zfill(9))
+    # links before the shuffle: the records are still compact (a column of nulls costs nothing
+    # until it is gathered), and no link reads row order
+    links = [s.links(allrec, world, sc, stream(sc.seed, "trails", s.name, "links")) for s in table if s.links]
+    record_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_COLUMNS)
+    del links
+    idx = pl.Series(order)
+    del order, no
+    # rows in record order one column at a time, so only one column is ever held twice; each column
+    # is made contiguous first (a gather across the concatenated chunks is several times slower),
+    # and its pieces are freed before the gather
+    columns = [c for c in allrec.get_columns() if c.name != "record_no"]
+    del allrec
+    shuffled = []
+    for i in range(len(columns)):
+        column = columns[i].rechunk()
+        columns[i] = None  # type: ignore[call-overload]
+        shuffled.append(column.gather(idx))
+        del column
+    allrec = pl.DataFrame(shuffled)
+    del shuffled
+    records = allrec.select(list(RECORD_COLUMNS))
+    truth = allrec.select(list(TRUTH_COLUMNS))
+    return Trails(records, record_links, address_register(world), truth)
+
+
+def _event_records(world: World, sc: Scenario, p: Period, table: tuple[Source, ...], workers: int) -> pl.DataFrame:
+    """The event sources' records, in table order (their columns each in pieces, one a source)."""
+    ids = identifiers(world, sc.seed)
     events = tuple(s for s in table if s.kind == "events")
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -71,31 +112,7 @@ def _build_trails(world: World, sc: Scenario, workers: int) -> Trails:
             parts = list(pool.map(lambda s: build_source(s, world, sc, p, ids), events))
     else:
         parts = [build_source(s, world, sc, p, ids) for s in events]
-    # memory: each intermediate is released as soon as the next exists (peak ~ 2x the records)
-    base = pl.concat(parts, rechunk=False)
-    del parts
-    derived = [  # derived sources read the event sources' records
-        s.derive(base, world, sc, s.settings(sc), stream(sc.seed, "trails", s.name), p).select(base.columns)
-        for s in table
-        if s.derive is not None
-    ]
-    allrec = pl.concat([base, *derived], rechunk=False)
-    del base, derived
-    order = pl.Series(stream(sc.seed, "trails", "record_ids").permutation(allrec.height))
-    # rows in ``order`` one column at a time, so only one column is ever held twice; each column
-    # is made contiguous first (a gather across the concatenated chunks is several times slower)
-    shuffled = []
-    for name in allrec.columns:
-        shuffled.append(allrec.get_column(name).rechunk().gather(order))
-        allrec = allrec.drop(name)
-    allrec = pl.DataFrame(shuffled)
-    del shuffled
-    allrec = allrec.with_columns(record_id=pl.format("R{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.zfill(9)))
-    links = [s.links(allrec, world, sc, stream(sc.seed, "trails", s.name, "links")) for s in table if s.links]
-    record_links = pl.concat(links) if links else pl.DataFrame(schema=LINK_COLUMNS)
-    records = allrec.select(list(RECORD_COLUMNS))
-    truth = allrec.select(list(TRUTH_COLUMNS))
-    return Trails(records, record_links, address_register(world), truth)
+    return pl.concat(parts, rechunk=False)
 
 
 def error_counts(truth: pl.DataFrame) -> dict[str, int]:

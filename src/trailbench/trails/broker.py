@@ -20,37 +20,67 @@ import polars as pl
 from trailbench.assumptions import pair, value
 from trailbench.scenario import Scenario, SourceConfig
 from trailbench.trails import errors
-from trailbench.trails.catalog import Period, Source, sold_to_broker
+from trailbench.trails.catalog import Period, Source, pair_order, record_numbers, sold_to_broker
 from trailbench.trails.errors import BIT, STREET_LONG
 from trailbench.trails.render import rates_for
+from trailbench.trails.shared import factorize, first_of, gather
 from trailbench.world import World
 
 MAX_SHARED = int(value("broker_max_shared"))
 
 
 def connected_components(keys: list[np.ndarray]) -> np.ndarray:
-    """Component label per node; nodes sharing any key value (>= 0) are joined."""
+    """Component label per node; nodes sharing any key value (>= 0) are joined.
+
+    A component's label is its lowest node. The components are found on the key values (each
+    node joins the values of its keys), not on the nodes: there are fewer, and each value's
+    nodes need no edges among themselves."""
     n = len(keys[0])
-    labels = np.arange(n, dtype=np.int64)
+    # every value of every key is a vertex; a node joins the vertices of its keys
+    vertex, size = [], 0
+    for key in keys:
+        ok = key >= 0
+        vertex.append(np.where(ok, key + size, -1))
+        size += int(key.max()) + 1 if ok.any() else 0
+    if size == 0:
+        return np.arange(n, dtype=np.int64)
+    first = np.full(n, -1, dtype=np.int64)  # each node's first vertex, joined to its others
+    ends = []
+    for v in vertex:
+        both = (first >= 0) & (v >= 0)
+        ends.append(first[both] * size + v[both])
+        first = np.where(first >= 0, first, v)
+    edges = pl.Series(np.concatenate(ends)).unique().to_numpy()
+    root = _roots(size, edges // size, edges % size)
+    # each component by its root (a node with no key is a component of its own), labelled by its
+    # lowest node
+    comp = np.where(first >= 0, root[np.maximum(first, 0)], size + np.arange(n))
+    low = np.full(size + n, n, dtype=np.int64)
+    np.minimum.at(low, comp, np.arange(n))
+    return low[comp]
+
+
+def _roots(size: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The lowest vertex of each vertex's component, for edges (u, v) among vertices 0..size-1:
+    the higher of two roots an edge joins is hooked under the lower, then every vertex points to
+    its root, until no edge joins two roots."""
+    parent = np.arange(size, dtype=np.int64)
     while True:
-        before = labels.copy()
-        for key in keys:
-            ok = key >= 0
-            if not ok.any():
-                continue
-            k = key[ok]
-            low = np.full(int(k.max()) + 1, np.iinfo(np.int64).max)
-            np.minimum.at(low, k, labels[ok])
-            labels[ok] = np.minimum(labels[ok], low[k])
-        labels = labels[labels]  # pointer jumping
-        if np.array_equal(labels, before):
-            return labels
+        pu, pv = parent[u], parent[v]
+        apart = pu != pv
+        if not apart.any():
+            return parent
+        u, v, pu, pv = u[apart], v[apart], pu[apart], pv[apart]
+        np.minimum.at(parent, np.maximum(pu, pv), np.minimum(pu, pv))
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
 
 
 def _key(df: pl.DataFrame, *cols: str) -> np.ndarray:
-    valid = pl.all_horizontal([pl.col(c).is_not_null() for c in cols])
-    code = pl.struct(cols).rank("dense").cast(pl.Int64) - 1
-    return df.select(pl.when(valid).then(code).otherwise(-1)).to_series().to_numpy()
+    return factorize(df.select(cols))
 
 
 NAME_WIDTH = tuple(int(w) for w in pair("broker_name_width"))
@@ -70,14 +100,21 @@ def house_name(col: str) -> pl.Expr:
     )
 
 
+# the words the broker rewrites: units as APT, street types in their short forms
+HOUSE_WORDS = {"UNIT": "APT", "STE": "APT", **USPS_TYPES}
+
+
 def house_address(col: str) -> pl.Expr:
     """The broker's address style (USPS Publication 28): upper case, no punctuation, street types
     abbreviated, every unit written ``APT``."""
     e = pl.col(col).str.to_uppercase().str.replace_all(r"#\s*", " APT ")
-    e = e.str.replace_all(r"[^A-Z0-9 ]", " ").str.replace_all(r"\b(?:UNIT|STE)\b", "APT")
-    for long, short in USPS_TYPES.items():
-        e = e.str.replace_all(rf"\b{long}\b", short)
-    return e.str.replace_all(r" +", " ").str.strip_chars()
+    e = pl.concat_str([pl.lit(" "), e.str.replace_all(r"[^A-Z0-9 ]", " "), pl.lit(" ")])
+    # whole words (only letters, digits and spaces are left), found with the spaces around them: a
+    # word right after one replaced lost its space to it, so a second pass finds those (no two are
+    # next to each other, and no replacement is itself a word to replace)
+    words, short = [f" {w} " for w in HOUSE_WORDS], [f" {a} " for a in HOUSE_WORDS.values()]
+    e = e.str.replace_many(words, short).str.replace_many(words, short)
+    return e.str.replace_all(r"  +", " ").str.strip_chars()
 
 
 def house_dob(col: str) -> pl.Expr:
@@ -121,9 +158,11 @@ def _digit_errors(
 
 
 def _typos(rng: np.random.Generator, values: pl.Series, rate: float, kinds: np.ndarray) -> tuple[pl.Series, np.ndarray]:
-    """``errors._apply_typos`` on a series: only the cells selected are edited one by one."""
+    """Typos (:func:`errors.typo`) in a share ``rate`` of ``values``: only the cells selected are
+    edited one by one."""
     hit = np.flatnonzero((rng.random(len(values)) < rate) & values.is_not_null().to_numpy())
-    new = [errors.typo(rng, str(v), kinds) for v in values.gather(hit).to_list()]
+    cdf = errors.kind_cdf(kinds)
+    new = [errors.typo_by_cdf(rng, str(v), cdf) for v in values.gather(hit).to_list()]
     mask = np.zeros(len(values), dtype=bool)
     mask[hit] = True
     return _edited(values, hit, new), mask
@@ -135,10 +174,12 @@ def _edited(values: pl.Series, at: np.ndarray, new: list[str]) -> pl.Series:
 
 def _per_value(values: pl.Series, style: Callable[[str], pl.Expr]) -> pl.Series:
     """``style`` applied once to each distinct value (names and addresses repeat across records)."""
-    u = values.drop_nulls().unique().to_frame("v").with_columns(h=style("v"))
-    if u.height == 0:
+    codes = factorize(values)
+    at = np.flatnonzero(codes >= 0)
+    if len(at) == 0:
         return values.to_frame("v").select(style("v")).to_series()
-    return values.replace_strict(u["v"], u["h"], default=None, return_dtype=pl.String)
+    distinct = values.gather(at[first_of(codes[at])]).to_frame("v").select(style("v")).to_series()
+    return gather(distinct, codes)
 
 
 def broker_records(
@@ -214,37 +255,54 @@ def _kept_records(
         case_number=pl.lit(None, dtype=pl.String),
     )
     norm = take.select(
-        s=pl.col("surname").str.replace_all(r"[^A-Z]", ""),
+        s=_per_value(take["surname"], lambda c: pl.col(c).str.replace_all(r"[^A-Z]", "")),
         g3=pl.col("given").str.slice(0, 3),
         dob=pl.col("dob"),
     )
     labels = connected_components([_key(norm, "s", "g3"), _key(norm, "s", "dob")])
+    del norm
     # a profile's missing dates of birth filled from its other records: the commonest full date
-    full = take.select(label=pl.Series(labels), dob=pl.col("dob")).filter(pl.col("dob").str.len_chars() == 10)
-    modal = (
-        full.group_by("label", "dob")
-        .len()
-        .sort(["label", "len", "dob"], descending=[False, True, False])
-        .unique("label", keep="first", maintain_order=True)
-        .select("label", fill="dob")
-    )
-    filled = (
-        pl.DataFrame({"label": labels}).with_row_index("_row").join(modal, on="label", how="left").sort("_row")["fill"]
-    )
-    missing = take["dob"].is_null().to_numpy() & filled.is_not_null().to_numpy()
-    true_dob = world.people["dob"].cast(pl.String).gather(take["person_id"])
-    wrong = missing & (filled != true_dob).fill_null(True).to_numpy()
-    bits |= np.where(wrong, BIT["merged_dob"], 0)
-    take = take.with_columns(dob=pl.when(pl.Series(missing)).then(filled).otherwise(pl.col("dob")))
-    take = take.with_columns(dob=house_dob("dob"), error_bits=pl.Series(bits))
+    # (the earliest, as text, of equally common ones)
+    filled = gather(*_modal_dates(take["dob"], labels))
+    missing = np.flatnonzero(take["dob"].is_null().to_numpy() & filled.is_not_null().to_numpy())
+    true_dob = world.people["dob"].gather(take["person_id"].gather(missing)).cast(pl.String)
+    wrong = (filled.gather(missing) != true_dob).fill_null(True).to_numpy()
+    bits[missing[wrong]] |= BIT["merged_dob"]
+    dob = take["dob"].scatter(missing, filled.gather(missing)) if len(missing) else take["dob"]
+    take = take.with_columns(dob=_per_value(dob, house_dob), error_bits=pl.Series(bits))
     # profile numbers in order of first appearance after a seeded shuffle: no truth order leaks
     order = rng.permutation(len(labels))
-    _, first = np.unique(labels[order], return_index=True)
-    uniq = labels[order][np.sort(first)]
+    seen = labels[order]
+    first = np.full(len(labels), len(labels), dtype=np.int64)
+    np.minimum.at(first, seen, np.arange(len(labels)))
+    uniq = seen[first[seen] == np.arange(len(labels))]
     rank_of = np.zeros(len(labels), dtype=np.int64)
     rank_of[uniq] = np.arange(len(uniq))
-    rank = rank_of[labels]
-    return take.with_columns(group_key=pl.format("BP{}", pl.Series(rank).cast(pl.String).str.zfill(8)))
+    keys = pl.select(pl.format("BP{}", pl.int_range(len(uniq), dtype=pl.Int64).cast(pl.String).str.zfill(8)))
+    return take.with_columns(group_key=keys.to_series().gather(rank_of[labels]))
+
+
+def _modal_dates(dob: pl.Series, labels: np.ndarray) -> tuple[pl.Series, np.ndarray]:
+    """Each label's commonest full date of birth (the earliest as text of equally common ones):
+    the dates, and for each row the place of its label's date among them (-1: none)."""
+    rows = np.flatnonzero((dob.str.len_chars() == 10).fill_null(False).to_numpy())
+    full = dob.gather(rows)
+    code = factorize(full)
+    dates = full.gather(first_of(code))  # each date once, then in text order
+    by_text = dates.arg_sort().to_numpy()
+    place = np.empty(len(dates), dtype=np.int64)
+    place[by_text] = np.arange(len(dates))
+    dates = dates.gather(by_text)
+    d = len(dates)
+    if d == 0:
+        return dates, np.full(len(labels), -1, dtype=np.int64)
+    # (label, date) pairs counted; a label's best pair has the most rows, then the earliest date
+    counts = pl.Series(labels[rows] * d + place[code]).value_counts()
+    pair, count = counts[:, 0].to_numpy(), counts[:, 1].to_numpy().astype(np.int64)
+    best = np.full(len(labels), -1, dtype=np.int64)
+    np.maximum.at(best, pair // d, count * d + (d - 1 - pair % d))
+    best = np.where(best >= 0, d - 1 - best % d, -1)
+    return dates, best[labels]
 
 
 def bought_records(
@@ -256,6 +314,9 @@ def bought_records(
     keep = np.zeros(records.height, dtype=bool)
     keep[sold[rng.random(len(sold)) < cfg.coverage]] = True
     take = records.filter(pl.Series(keep))
+    # columns none of these records fill (a city, a handle) as nulls that take no memory
+    empty = [pl.lit(None, dtype=take.schema[c]).alias(c) for c in take.columns if take[c].null_count() == take.height]
+    take = take.with_columns(empty) if empty and take.height else take
     return _kept_records(take, world, sc, cfg, rng, p.end - np.timedelta64(1, "D"))
 
 
@@ -264,35 +325,71 @@ def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.rand
 
     Links join each profile's latest record; ``records`` are all records with ids (the broker's are used).
     """
-    # only the columns read here: a filter of all of ``records`` would copy every column
-    b = records.select("source", "observed_at", "record_id", "group_key", "surname", "address_text").filter(
-        pl.col("source") == BROKER.name
+    # the broker's rows, and only the columns read here, column by column (an expression on all of
+    # ``records`` would first copy every column into one piece); ids and surnames are gathered
+    # only for the records links join
+    col = records.get_column
+    at = np.flatnonzero(((col("source") == BROKER.name) & col("group_key").is_not_null()).to_numpy())
+    if len(at) == 0:
+        schema = {"source": pl.String, "record_id": pl.String, "linked_record_id": pl.String, "kind": pl.String}
+        return pl.DataFrame(schema=schema)
+    b = pl.DataFrame([col(c).gather(at) for c in ("observed_at", "group_key", "address_text")])
+    b = b.with_columns(no=record_numbers(records).gather(at))
+    # profiles numbered in the order of their keys, so that pairs compare numbers, not text
+    g = factorize(b["group_key"])
+    key_of = b["group_key"].gather(first_of(g))
+    n_prof = len(key_of)
+    rank = np.empty(n_prof, dtype=np.int64)
+    rank[key_of.arg_sort().to_numpy()] = np.arange(n_prof)
+    g = rank[g]
+    # each profile's latest record, by (observed_at, record id): the largest of one packed key
+    days = b["observed_at"].to_physical().cast(pl.Int64)
+    day = (days - days.min() + 1).fill_null(0).to_numpy()
+    no = b["no"].to_numpy()
+    k = day * (int(no.max()) + 1) + no
+    top = np.full(n_prof, -1, dtype=np.int64)
+    np.maximum.at(top, g, k)
+    latest = np.empty(n_prof, dtype=np.int64)
+    last = np.flatnonzero(k == top[g])
+    latest[g[last]] = last
+    # the addresses each profile has, compared without case, spaces or punctuation
+    raw = factorize(b["address_text"])
+    has = np.flatnonzero(raw >= 0)
+    written = b["address_text"].gather(has[first_of(raw[has])])  # each address once
+    norm = factorize(written.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", ""))
+    del b, written
+    # (address, profile) once each, sorted; addresses of too many profiles give no links
+    ag = pl.Series(norm[raw[has]] * n_prof + g[has]).unique().sort().to_numpy()
+    a, pg = ag // n_prof, ag % n_prof
+    keep = np.bincount(a)[a] <= MAX_SHARED
+    a, pg = a[keep], pg[keep]
+    # every two profiles at one address, the lower number first: the rows d apart in the sorted list
+    ends = []
+    for d in range(1, MAX_SHARED):
+        same = np.flatnonzero(a[d:] == a[:-d])
+        if len(same) == 0:
+            break
+        ends.append(pg[same] * n_prof + pg[same + d])
+    pairs = pl.Series(np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)).unique().to_numpy()
+    ga, gb = latest[pairs // n_prof], latest[pairs % n_prof]
+    o = pair_order(no[ga], no[gb])  # in the order of (record_id, linked_record_id)
+    ga, gb = at[ga[o]], at[gb[o]]
+    out = pl.DataFrame(
+        {
+            "record_id": col("record_id").gather(ga),
+            "linked_record_id": col("record_id").gather(gb),
+            "s": col("surname").gather(ga),
+            "s_b": col("surname").gather(gb),
+        }
     )
-    latest = (
-        b.select("observed_at", "record_id", "group_key", "surname")
-        .sort("observed_at", "record_id")
-        .group_by("group_key")
-        .agg(rep=pl.col("record_id").last(), surname=pl.col("surname").last())
-    )
-    addr = (
-        b.select("group_key", a=pl.col("address_text").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", ""))
-        .drop_nulls()
-        .unique()
-    )
-    addr = addr.filter(pl.len().over("a") <= MAX_SHARED)
-    pairs = addr.join(addr, on="a", suffix="_b").filter(pl.col("group_key") < pl.col("group_key_b"))
-    pairs = pairs.select("group_key", "group_key_b").unique()
-    pairs = pairs.join(latest, on="group_key").join(
-        latest.rename({"group_key": "group_key_b", "rep": "rep_b", "surname": "surname_b"}), on="group_key_b"
-    )
-    return pairs.select(
-        source=pl.lit(BROKER.name),
-        record_id=pl.col("rep"),
-        linked_record_id=pl.col("rep_b"),
-        kind=pl.when(pl.col("surname") == pl.col("surname_b"))
+    return out.select(
+        pl.lit(BROKER.name).alias("source"),
+        "record_id",
+        "linked_record_id",
+        kind=pl.when(pl.col("s") == pl.col("s_b"))
         .then(pl.lit("possible_relative"))
         .otherwise(pl.lit("possible_associate")),
-    ).sort("record_id", "linked_record_id")
+    )
 
 
 BROKER = Source(

@@ -13,6 +13,7 @@ from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import errors
 from trailbench.trails.errors import BIT, Rates
+from trailbench.trails.shared import cached
 from trailbench.world import World
 from trailbench.world.geography import STATE
 from trailbench.world.ids import KeyedPermutation
@@ -76,8 +77,20 @@ def rates_for(sc: Scenario, scale: float) -> Rates:
     )
 
 
-def _arr(df: pl.DataFrame, col: str, idx: np.ndarray) -> np.ndarray:
-    return np.asarray(df[col].to_numpy(), dtype=object)[idx]
+# the people's name columns, in the order ``errors.render_name_codes`` takes them
+NAME_COLUMNS = ("given", "surname", "surname_paternal", "surname_maternal", "alias_given")
+
+
+def world_names(world: World) -> tuple[errors.NameBook, dict[str, np.ndarray]]:
+    """The book of the world's names, and the number of each person's names in it (-1: none)."""
+
+    def make() -> tuple[errors.NameBook, dict[str, np.ndarray]]:
+        people = world.people
+        book = errors.NameBook(pl.concat([people[c].cast(pl.String).rename("name") for c in NAME_COLUMNS]))
+        codes, n = book.codes(), people.height
+        return book, {c: codes[k * n : (k + 1) * n] for k, c in enumerate(NAME_COLUMNS)}
+
+    return cached(world, "names", make)
 
 
 SSN_AREAS = ("000", "666")  # never issued (DESIGN §9)
@@ -271,22 +284,16 @@ def render(
     person = ev["person_id"].is_not_null().to_numpy()
     pid = ev["person_id"].fill_null(0).to_numpy()
     P = world.people
-    given, surname, bits = errors.render_names(
-        rng,
-        r,
-        _arr(P, "given", pid),
-        _arr(P, "surname", pid),
-        _arr(P, "surname_paternal", pid),
-        _arr(P, "surname_maternal", pid),
-        _arr(P, "alias_given", pid),
-        P["family_name_first"].to_numpy()[pid],
+    book, codes = world_names(world)
+    given, surname, bits = errors.render_name_codes(
+        rng, r, book, [codes[c][pid] for c in NAME_COLUMNS], P["family_name_first"].to_numpy()[pid]
     )
     bits = np.where(person, bits, 0)
     out: dict[str, pl.Series] = {
         "source": pl.Series([source.name] * n, dtype=pl.String),
         "observed_at": ev["observed_at"],
-        "given": pl.Series(given.tolist(), dtype=pl.String),
-        "surname": pl.Series(surname.tolist(), dtype=pl.String),
+        "given": given,
+        "surname": surname,
     }
     if not person.all():
         for c in ("given", "surname"):

@@ -9,16 +9,14 @@ these into the text a system sees. Each source is declared once, after its funct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import polars as pl
 
 from trailbench.assumptions import pair, value
 from trailbench.scenario import Scenario, SourceConfig
-from trailbench.trails.catalog import Period, Source
+from trailbench.trails.catalog import Period, Source, pair_order, record_numbers
 from trailbench.trails.render import invented_words
+from trailbench.trails.shared import cached, gather
 from trailbench.world import World
 
 RENEWAL_YEARS = int(value("renewal_years"))
@@ -34,35 +32,6 @@ def _covered(rng: np.random.Generator, n: int, p: float | np.ndarray) -> np.ndar
     return rng.random(n) < p
 
 
-# Within :func:`shared_residences`, each world's residence tables are built once (keyed by the
-# world's id; the world is alive for the whole block) instead of once per source.
-_SHARED: dict[tuple[int, str], pl.DataFrame] | None = None
-
-
-@contextmanager
-def shared_residences() -> Iterator[None]:
-    """Build each world's person residences once for the sources read inside the block."""
-    global _SHARED
-    outer = _SHARED
-    if outer is None:
-        _SHARED = {}
-    try:
-        yield
-    finally:
-        if outer is None:
-            _SHARED = None
-
-
-def _shared(world: World, name: str, make: Callable[[], pl.DataFrame]) -> pl.DataFrame:
-    cache = _SHARED
-    if cache is None:
-        return make()
-    key = (id(world), name)
-    if key not in cache:
-        cache[key] = make()
-    return cache[key]
-
-
 def person_residences(world: World) -> pl.DataFrame:
     """Residence spells per person (household spells expanded to members), with the previous unit."""
 
@@ -70,30 +39,51 @@ def person_residences(world: World) -> pl.DataFrame:
         res = world.residences.with_columns(prev_unit=pl.col("unit_id").shift(1).over("household_id"))
         return world.people.select("person_id", "household_id").join(res, on="household_id").sort("person_id", "start")
 
-    return _shared(world, "person_residences", make)
+    return cached(world, "person_residences", make)
 
 
-def _residences_by_start(world: World) -> pl.DataFrame:
-    return _shared(
-        world,
-        "by_start",
-        lambda: person_residences(world).select("person_id", "start", "unit_id", "prev_unit").sort("start"),
-    )
+class Spells:
+    """Rows of a table of spells (a person, a start date), found by person and day: for each, the
+    last row of that person starting on or before the day, as a join_asof backward by person
+    finds it (one binary search of packed (person, day) keys, no sorting of the events)."""
+
+    def __init__(self, person: pl.Series, start: pl.Series) -> None:
+        who = person.fill_null(-1).to_numpy()
+        day = start.to_physical().cast(pl.Int64)
+        known = day.drop_nulls().to_numpy()
+        self.base = int(known.min()) if len(known) else 0
+        self.width = (int(known.max()) if len(known) else 0) - self.base + 2
+        days = day.fill_null(self.base - 1).to_numpy() - self.base
+        key = who * self.width + days
+        if len(key) and (key[1:] >= key[:-1]).all():  # already in order (person residences are)
+            self.order = np.arange(len(key))
+        else:
+            self.order = np.lexsort((days, who))  # the last of equal keys is the table's last
+            key = key[self.order]
+        self.who = who[self.order]
+        self.key = key
+
+    def find(self, person: pl.Series, day: pl.Series) -> np.ndarray:
+        """The row of each (person, day) (-1: none starts by then)."""
+        who = person.fill_null(-2).to_numpy()
+        if len(self.key) == 0:
+            return np.full(len(who), -1, dtype=np.int64)
+        d = day.to_physical().cast(pl.Int64).fill_null(self.base - 1).to_numpy() - self.base
+        at = np.searchsorted(self.key, who * self.width + np.clip(d, -1, self.width - 1), side="right") - 1
+        at = np.maximum(at, 0)
+        return np.where(self.who[at] == who, self.order[at], -1)
+
+
+def _residence_spells(world: World) -> Spells:
+    pr = person_residences(world)
+    return cached(world, "residence_spells", lambda: Spells(pr["person_id"], pr["start"]))
 
 
 def unit_at(world: World, events: pl.DataFrame, stale: np.ndarray | None = None) -> pl.DataFrame:
     """Add ``unit_id`` (the person's residence on ``observed_at``; the previous one where stale)."""
-    pr = _residences_by_start(world)
-    ev = events.with_row_index("_row").sort("observed_at")
-    joined = ev.join_asof(
-        pr,
-        left_on="observed_at",
-        right_on="start",
-        by="person_id",
-        strategy="backward",
-        check_sortedness=False,
-    )
-    joined = joined.sort("_row").drop("_row", "start")
+    pr = person_residences(world)
+    at = _residence_spells(world).find(events["person_id"], events["observed_at"])
+    joined = events.with_columns(unit_id=gather(pr["unit_id"], at), prev_unit=gather(pr["prev_unit"], at))
     if stale is not None:
         s = pl.Series("_stale", stale)
         joined = (
@@ -110,12 +100,10 @@ def unit_at(world: World, events: pl.DataFrame, stale: np.ndarray | None = None)
 
 
 def phone_at(world: World, events: pl.DataFrame) -> pl.DataFrame:
-    ph = world.phones.select("person_id", pl.col("start").alias("_ps"), "phone").sort("_ps")
-    ev = events.with_row_index("_row").sort("observed_at")
-    out = ev.join_asof(
-        ph, left_on="observed_at", right_on="_ps", by="person_id", strategy="backward", check_sortedness=False
-    )
-    return out.sort("_row").drop("_row", "_ps")
+    """Add ``phone`` (the number the person held on ``observed_at``)."""
+    ph = world.phones
+    spells = cached(world, "phone_spells", lambda: Spells(ph["person_id"], ph["start"]))
+    return events.with_columns(phone=gather(ph["phone"], spells.find(events["person_id"], events["observed_at"])))
 
 
 def _in_period(df: pl.DataFrame, p: Period) -> pl.DataFrame:
@@ -263,9 +251,11 @@ def phone_directory_events(
     world: World, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, p: Period
 ) -> pl.DataFrame:
     """Listings for each phone assignment; a reassigned number keeps the old owner's listing a while."""
+    # the previous holder of each number: the row before, in (number, start) order, of the same number
+    same = pl.col("number") == pl.col("number").shift(1)
     ph = world.phones.sort("number", "start").with_columns(
-        prev_owner=pl.col("person_id").shift(1).over("number"),
-        prev_start=pl.col("start").shift(1).over("number"),
+        prev_owner=pl.when(same).then(pl.col("person_id").shift(1)),
+        prev_start=pl.when(same).then(pl.col("start").shift(1)),
     )
     listed = ph.filter(pl.Series(_covered(rng, ph.height, cfg.coverage)))
     ev = listed.select("person_id", "phone", observed_at=_lagged(rng, listed["start"], cfg))
@@ -366,6 +356,11 @@ FRIEND_MIX = pair("social_friend_mix")  # true ties, friends of friends, met onc
 FRIEND_ROUNDS = 30  # rounds of candidate draws for each kind of made-up edge
 
 
+def _sorted(values: np.ndarray) -> np.ndarray:
+    """``np.sort(values)`` for integers, by polars' sort (on both cores)."""
+    return pl.Series(values).sort().to_numpy()
+
+
 def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, count, values sorted by key) for keys in [0, n) and values >= 0."""
     count = np.bincount(keys, minlength=n)
@@ -375,14 +370,14 @@ def _csr(keys: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.n
     # sorted by (key, value): one sort of a combined key (equal pairs have equal values, so the
     # result is the lexicographic order's)
     width = np.int64(values.max()) + 1
-    return start, count, np.sort(keys.astype(np.int64) * width + values) % width
+    return start, count, _sorted(keys.astype(np.int64) * width + values) % width
 
 
 def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Whether each of ``keys`` is in ``sorted_keys`` (sorted)."""
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=bool)
-    order = np.argsort(keys)  # sorted needles: the search walks the table in order
+    order = pl.Series(keys).arg_sort().to_numpy()  # sorted needles: the search walks the table in order
     found = np.empty(len(keys), dtype=bool)
     k = keys[order]
     at = np.minimum(np.searchsorted(sorted_keys, k), len(sorted_keys) - 1)
@@ -392,13 +387,7 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def _first(keys: np.ndarray) -> np.ndarray:
     """True at the first occurrence of each value of ``keys``."""
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    first = np.ones(len(k), dtype=bool)
-    first[1:] = k[1:] != k[:-1]
-    out = np.zeros(len(keys), dtype=bool)
-    out[order[first]] = True
-    return out
+    return pl.Series(keys).is_first_distinct().to_numpy()
 
 
 def _pick(
@@ -420,17 +409,24 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
     the lower and the higher record id, so neither its orientation nor its place in the table
     says what kind it is. Draws follow the profiles in (person, handle) order, not record order.
     """
-    soc = records.select("source", "record_id", "person_id", "city", "handle").filter(pl.col("source") == SOCIAL.name)
-    soc = soc.drop("source")
+    # column by column: an expression on all of ``records`` would first copy every column into one piece
+    at = np.flatnonzero((records.get_column("source") == SOCIAL.name).to_numpy())
+    soc = pl.DataFrame([records.get_column(c).gather(at) for c in ("record_id", "person_id", "city", "handle")])
+    soc = soc.with_columns(no=record_numbers(records).gather(at))
     people = soc.filter(pl.col("person_id").is_not_null()).sort("person_id", "handle")
     pages = soc.filter(pl.col("person_id").is_null()).sort("handle")
     n_prof, n_pages, n_people = people.height, pages.height, world.people.height
-    rid = np.concatenate([people["record_id"].to_numpy(), pages["record_id"].to_numpy()]).astype(object)
+    rid = pl.concat([people["record_id"], pages["record_id"]])
+    no = np.concatenate([people["no"].to_numpy(), pages["no"].to_numpy()])
     per = people["person_id"].to_numpy()
-    # the world's ties, both ways, and as a set of pair keys
+    # the world's ties, both ways, and as a set of pair keys (the world keeps them sorted and
+    # unique, which spares the sorts)
     ta, tb = world.ties["person_a"].to_numpy(), world.ties["person_b"].to_numpy()
     lo, hi = np.minimum(ta, tb), np.maximum(ta, tb)
-    tied = np.sort(lo * n_people + hi)
+    tied = lo * n_people + hi
+    ordered = bool((tied[1:] > tied[:-1]).all())
+    if not ordered:
+        tied = _sorted(tied)
     t_start, t_count, t_flat = _csr(np.r_[ta, tb], np.r_[tb, ta], n_people)
     p_start, p_count, p_flat = _csr(per, np.arange(n_prof), n_people)  # profiles of each person
 
@@ -440,7 +436,9 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
 
     # true ties: every pair of profiles of two tied people, kept at the coverage rate
     prof = people.with_row_index("i").select("i", "person_id")
-    t = pl.DataFrame({"person_a": lo, "person_b": hi}).unique().sort("person_a", "person_b")
+    t = pl.DataFrame({"person_a": lo, "person_b": hi})
+    if not ordered:
+        t = t.unique().sort("person_a", "person_b")
     t = t.join(prof.rename({"person_id": "person_a", "i": "ia"}), on="person_a").join(
         prof.rename({"person_id": "person_b", "i": "ib"}), on="person_b"
     )
@@ -488,14 +486,12 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
             need -= len(take)
     a = np.concatenate([e[0] for e in edges])
     b = np.concatenate([e[1] for e in edges])
-    ra, rb = rid[a], rid[b]
-    out = pl.DataFrame({"x": ra.tolist(), "y": rb.tolist()}, schema={"x": pl.String, "y": pl.String})
-    return out.select(
-        source=pl.lit(SOCIAL.name),
-        record_id=pl.min_horizontal("x", "y"),
-        linked_record_id=pl.max_horizontal("x", "y"),
-        kind=pl.lit("friend"),
-    ).sort("record_id", "linked_record_id")
+    # each edge from its lower record id to its higher, in id order (sorted as numbers, not text)
+    first = no[a] < no[b]
+    x, y = np.where(first, a, b), np.where(first, b, a)
+    o = pair_order(no[x], no[y])
+    out = pl.DataFrame({"record_id": rid.gather(x[o]), "linked_record_id": rid.gather(y[o])})
+    return out.select(pl.lit(SOCIAL.name).alias("source"), *out.columns, pl.lit("friend").alias("kind"))
 
 
 SOCIAL = Source(
