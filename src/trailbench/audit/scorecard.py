@@ -177,6 +177,11 @@ class Replicates:
         return bool(min(self.n_cases.get((kind, level), 0), self.dsum[i]) >= min_cases)
 
 
+def declared_over(tasks: tuple[str, ...] | None, over: str) -> dict[str, Any]:
+    """The declared metrics over ``over`` of ``tasks`` (every task when None), in scorecard order."""
+    return {k: m for k, m in registry.metrics().items() if (tasks is None or m.task in tasks) and m.over == over}
+
+
 def metric_replicates(
     t: pl.DataFrame,
     w: np.ndarray,
@@ -189,7 +194,7 @@ def metric_replicates(
     """Every declared metric over ``over`` (the docket's cases, or a unit table) of every task (of
     ``tasks``: those the system takes part in; all when None) over its slices, under resample
     weights ``w`` (rows of ``t``)."""
-    declared = {k: m for k, m in registry.metrics().items() if (tasks is None or m.task in tasks) and m.over == over}
+    declared = declared_over(tasks, over)
     sliced: dict[tuple[str, ...], list[tuple[str, str, np.ndarray]]] = {}
     cols_num, cols_den, rkeys = [], [], []
     n_cases: dict[tuple[str, str], int] = {}
@@ -278,7 +283,7 @@ def _block_metrics(
     over: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The metric rows and disparities (not yet adjusted) of the metrics over ``over``."""
-    declared = {k: m for k, m in registry.metrics().items() if (tasks is None or m.task in tasks) and m.over == over}
+    declared = declared_over(tasks, over)
     rep = metric_replicates(t, w, sc, pop, shared, tasks, over)
     keys, point, reps, dsum, n_cases = rep.keys, rep.point, rep.reps, rep.dsum, rep.n_cases
     lo, hi = interval(reps, sc.audit.confidence)

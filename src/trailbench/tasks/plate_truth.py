@@ -147,6 +147,17 @@ def home_neighbourhoods(world: World, sc: Scenario, at: np.datetime64) -> pl.Dat
     )
 
 
+def vehicle_sharing() -> pl.Expr:
+    """The vehicle sharing stratum from a vehicle's ``drivers`` and ``borrowed_by`` counts."""
+    return (
+        pl.when(pl.col("borrowed_by") > 0)
+        .then(pl.lit("lent to other households"))
+        .when(pl.col("drivers") > 1)
+        .then(pl.lit("shared in the household"))
+        .otherwise(pl.lit("one driver"))
+    )
+
+
 def vehicle_attributes(pw: PlateWorld, world: World, sc: Scenario, at: np.datetime64) -> pl.DataFrame:
     """One row per vehicle: vehicle_key, group (of the person who drove it most in the window;
     of its household's first driver if no one did), the plate strata, and ``target``."""
@@ -160,13 +171,7 @@ def vehicle_attributes(pw: PlateWorld, world: World, sc: Scenario, at: np.dateti
     )
     first = pw.drivers.filter(~pl.col("borrowed")).group_by("vehicle_key").agg(first=pl.col("person_id").min())
     groups = world.people.select("person_id", "group")
-    sharing = (
-        pl.when(pl.col("borrowed_by") > 0)
-        .then(pl.lit("lent to other households"))
-        .when(pl.col("drivers") > 1)
-        .then(pl.lit("shared in the household"))
-        .otherwise(pl.lit("one driver"))
-    )
+    sharing = vehicle_sharing()
     return (
         v.select("vehicle_key", "household_id", "target", "drivers", "borrowed_by")
         .join(most, on="vehicle_key", how="left")
@@ -202,15 +207,7 @@ def driver_attributes(pw: PlateWorld, world: World, sc: Scenario, at: np.datetim
     )
     v = pw.vehicles.select("vehicle_key", "drivers", "borrowed_by")
     borrowers = pw.drivers.filter(pl.col("borrowed")).select("person_id").unique().with_columns(borrows=pl.lit(True))
-    sharing = (
-        pl.when(pl.col("borrows").fill_null(False))
-        .then(pl.lit("borrows a vehicle"))
-        .when(pl.col("borrowed_by") > 0)
-        .then(pl.lit("lent to other households"))
-        .when(pl.col("drivers") > 1)
-        .then(pl.lit("shared in the household"))
-        .otherwise(pl.lit("one driver"))
-    )
+    sharing = pl.when(pl.col("borrows").fill_null(False)).then(pl.lit("borrows a vehicle")).otherwise(vehicle_sharing())
     ran = trips.filter(pl.col("purpose") == "target_run").select("person_id").unique().with_columns(t=pl.lit(True))
     people = world.people.select("person_id", "household_id", "group")
     return (
