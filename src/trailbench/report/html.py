@@ -16,6 +16,7 @@ from trailbench.audit.cases import STRATA_LABELS as CASE_STRATA_LABELS
 from trailbench.io import write_text
 from trailbench.report import charts
 from trailbench.report.attribution import attribution_context
+from trailbench.report.file_sizes import load_file_sizes
 from trailbench.report.plates import PLATE_TASKS, plates_context
 from trailbench.scenario import GROUPS, Scenario, parameter_table
 from trailbench.tasks import registry
@@ -391,6 +392,7 @@ def build_context(card: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "ci": ci_label(card),
         "disparity": disparity,
         "attribution": attribution_context(run_dir, card.get("scenario_hash")),
+        "file_sizes": load_file_sizes(run_dir),
         "strata": strata,
         "strata_chart": strata_chart,
         "error_rows": error_rows,
