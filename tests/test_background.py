@@ -108,6 +108,15 @@ def test_whole_blocks_do_not_depend_on_people() -> None:
     assert small.equals(large)
 
 
+def test_a_smaller_population_is_a_prefix_of_a_larger_one() -> None:
+    """The first k people are the same whatever N >= k, cut blocks included: the broker files of
+    'Errors by the size of the broker's file' are nested."""
+    small = _block_frame(BackgroundConfig(people=700, block=512), 2, 1)  # people 512-699: a cut block
+    large = _block_frame(BackgroundConfig(people=9_000, block=512), 2, 1)
+    assert (small.height, large.height) == (188, 512)
+    assert small.equals(large.head(188))
+
+
 def test_deterministic_and_seeded() -> None:
     cfg = BackgroundConfig(people=2_000, block=1_024)
     a, b = _block_frame(cfg, 21, 1), _block_frame(cfg, 21, 1)

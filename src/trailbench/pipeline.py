@@ -19,9 +19,11 @@ from typing import Any
 
 import polars as pl
 
+from trailbench import __version__
 from trailbench.audit.scorecard import TIMINGS
 from trailbench.audit.stage import WorldRun, audit
 from trailbench.docket import Docket, build_docket
+from trailbench.file_sizes import run_file_sizes
 from trailbench.io import write_json, write_parquet, write_text
 from trailbench.report.html import render_report
 from trailbench.resources import check_resources
@@ -52,6 +54,7 @@ from trailbench.trails.plate_reads import build_plates
 from trailbench.trails.signals import write_signals
 from trailbench.world import TABLES, World, build_world, period
 from trailbench.world.activity import Activity, build_activity
+from trailbench.world.background import write_background
 from trailbench.world.devices import build_devices
 from trailbench.world.places import build_places
 from trailbench.world.signal_world import signal_world
@@ -112,14 +115,46 @@ def load_world(run: Path) -> World:
     return World(**{name: pl.read_parquet(run / "world" / f"{name}.parquet") for name in TABLES})
 
 
-def trails_stage(run: Path, sc: Scenario, world: World, workers: int = 1, note: Progress = lambda s: None) -> Trails:
+BACKGROUND = "background"  # the run's background people: <run>/background/part-NNNNN.parquet
+
+
+def background_hash(sc: Scenario) -> str:
+    """What the background people depend on: the run's seed, ``[background]``, the names and the
+    world's period (phones are drawn again per world, see :mod:`trailbench.trails.background`)."""
+    text = f"{BACKGROUND}|{__version__}|{sc.canonical('seed', 'background', 'names', 'world')}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def background_stage(run: Path, sc: Scenario, workers: int = 1, note: Progress = lambda s: None) -> Path | None:
+    """The run's background people (None when ``[background] people`` is 0), generated once for
+    every replicate world; cached like a stage."""
+    if sc.background.people == 0:
+        return None
+    where = run / BACKGROUND
+    label = f"background ({sc.background.people:,} people)"
+    if _reuse(run, BACKGROUND, background_hash(sc), label, "generating", note):
+        return where
+    write_background(sc.background, sc.seed, where, workers, sc.world, sc.names)
+    mark_stage(run, BACKGROUND, background_hash(sc), sorted(where.glob("part-*.parquet")))
+    return where
+
+
+def trails_stage(
+    run: Path,
+    sc: Scenario,
+    world: World,
+    workers: int = 1,
+    note: Progress = lambda s: None,
+    background: Path | None = None,
+) -> Trails:
     if _reuse(run, "trails", stage_hash(sc, "trails"), "trails", "emitting records", note):
         return load_trails(run)
-    t = build_trails(world, sc, workers=workers)
+    t = build_trails(world, sc, workers=workers, background=background)
     write_parquet(t.records, run / "trails" / "records.parquet")
     write_parquet(t.record_links, run / "trails" / "record_links.parquet")
     write_parquet(t.address_register, run / "trails" / "address_register.parquet")
     write_parquet(t.truth_records, run / "truth" / "records.parquet")
+    write_parquet(t.background, run / "truth" / "background.parquet")
     mark_stage(run, "trails", stage_hash(sc, "trails"), [run / f for f in TRAILS_FILES])
     return t
 
@@ -130,6 +165,7 @@ def load_trails(run: Path) -> Trails:
         record_links=pl.read_parquet(run / "trails" / "record_links.parquet"),
         address_register=pl.read_parquet(run / "trails" / "address_register.parquet"),
         truth_records=pl.read_parquet(run / "truth" / "records.parquet"),
+        background=pl.read_parquet(run / "truth" / "background.parquet"),
     )
 
 
@@ -310,21 +346,29 @@ def run_all(
     check_resources(sc)
     with lock_run_dir(run):
         _prepare(run, sc)
-        worlds = [build_replicate(run, sc, k, workers, note, systems) for k in range(sc.audit.worlds)]
+        bg = background_stage(run, sc, workers or default_workers(), note)
+        worlds = [build_replicate(run, sc, k, workers, note, systems, bg) for k in range(sc.audit.worlds)]
         card = audit_stage(run, sc, worlds, note)
+        run_file_sizes(sc, run, lambda s, where, say: run_all(s, where, workers, say, use_sandbox), note)
         note("report: rendering")
         render_report(run)
     return card
 
 
 def build_replicate(
-    run: Path, sc: Scenario, k: int, workers: int | None, note: Progress, systems: Plan | None = None
+    run: Path,
+    sc: Scenario,
+    k: int,
+    workers: int | None,
+    note: Progress,
+    systems: Plan | None = None,
+    background: Path | None = None,
 ) -> WorldRun:
     """World ``k`` built, sampled and answered in its own directory (cached stages reused)."""
     sc_k, where = world_scenario(sc, k), world_dir(run, sc, k)
     say = note if sc.audit.worlds == 1 else (lambda msg: note(f"world {k}: {msg}"))
     w = world_stage(where, sc_k, say)
-    t = trails_stage(where, sc_k, w, workers or default_workers(), say)
+    t = trails_stage(where, sc_k, w, workers or default_workers(), say, background)
     signals_stage(where, sc_k, w, workers or default_workers(), say)
     plates_stage(where, sc_k, w, workers or default_workers(), say)
     d = docket_stage(where, sc_k, w, t, say)
@@ -362,12 +406,13 @@ def make_world(
         if fresh:
             clear_run_dir(run)
         _prepare(run, sc)
+        bg = background_stage(run, sc, workers, note)
         summary: dict[str, Any] = {}
         for k in range(sc.audit.worlds):
             sc_k, where = world_scenario(sc, k), world_dir(run, sc, k)
             say = note if sc.audit.worlds == 1 else (lambda msg, k=k: note(f"world {k}: {msg}"))
             w = world_stage(where, sc_k, say)
-            t = trails_stage(where, sc_k, w, workers, say)
+            t = trails_stage(where, sc_k, w, workers, say, bg)
             if k == 0:
                 summary = world_summary(w, t) | {"worlds": sc.audit.worlds}
         write_json(summary, run / "world_summary.json")

@@ -70,13 +70,14 @@ STAGES: dict[str, Stage] = {
         ),
         Stage(
             "trails",
-            ("errors", "sources"),
+            ("errors", "sources", "background"),
             "world",
             (
                 "trails/records.parquet",
                 "trails/record_links.parquet",
                 "trails/address_register.parquet",
                 "truth/records.parquet",
+                "truth/background.parquet",
             ),
             "what systems see: every source's records, record links and the address register",
             _sources,

@@ -136,6 +136,20 @@ class BackgroundConfig(Section):
         ge=0,
         le=3,
     )
+    join_memory_mb: int = param(
+        1024,
+        "model setting",
+        "memory DuckDB may hold while finding the background people who share a name key with the region "
+        "(it spills to disk past it; the people found are the same)",
+        ge=64,
+        le=1_048_576,
+    )
+    file_sizes: tuple[int, ...] = param(
+        (),
+        "scenario choice",
+        "smaller broker files to audit beside this one, as the people each covers (the region's people plus the "
+        "first background people): the broker system is run on each for 'Errors by the size of the broker's file'",
+    )
     multi_unit: Rate = param(
         0.26,
         "assumption (about a quarter of US housing units are in buildings of two or more units, ACS)",
@@ -151,6 +165,8 @@ class BackgroundConfig(Section):
         total = math.fsum(self.age_mix)
         if abs(total - 1.0) > SUM_TOLERANCE:
             problems.append(("age_mix", f"shares must sum to 1 (these sum to {total:.6g})"))
+        if any(b <= a for a, b in zip(self.file_sizes, self.file_sizes[1:], strict=False)):
+            problems.append(("file_sizes", "sizes must increase; list each once, smallest first"))
         if problems:
             raise Problem(*problems)
         return self

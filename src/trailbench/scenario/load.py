@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from trailbench.scenario.schema import Scenario
 from trailbench.scenario.types import Problem, ScenarioError
 
-PRESETS: tuple[str, ...] = ("county-10k", "county-100k", "city-1m")
+PRESETS: tuple[str, ...] = ("county-10k", "county-10k-national", "county-100k", "city-1m")
 MAX_FILE_BYTES = 1_000_000  # a scenario file is a few hundred bytes; refuse anything over 1 MB
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from trailbench.scenario.background import BackgroundConfig
 from trailbench.scenario.movement import DevicesConfig, MovementConfig
 from trailbench.scenario.plates import PlatesConfig
 from trailbench.scenario.types import (
@@ -642,6 +643,7 @@ class Scenario(Section):
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     errors: ErrorsConfig = Field(default_factory=ErrorsConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    background: BackgroundConfig = Field(default_factory=BackgroundConfig)
     docket: DocketConfig = Field(default_factory=DocketConfig)
     systems: SystemsConfig = Field(default_factory=SystemsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
@@ -679,6 +681,15 @@ class Scenario(Section):
                     "docket.clue_min_years",
                     f"no record can be that old before an as-of date in a {self.world.years}-year period; "
                     f"must be less than world.years ({self.world.years}); got {d.clue_min_years}",
+                )
+            )
+        region, whole = self.world.people, self.world.people + self.background.people
+        if any(not region <= n < whole for n in self.background.file_sizes):
+            problems.append(
+                (
+                    "background.file_sizes",
+                    f"each size is the people a smaller file covers: at least world.people ({region}) and below "
+                    f"world.people + background.people ({whole}); got {list(self.background.file_sizes)}",
                 )
             )
         s = self.sources

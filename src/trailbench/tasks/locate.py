@@ -30,6 +30,7 @@ from trailbench.audit import explain
 from trailbench.scenario import GROUPS
 from trailbench.tasks import truth
 from trailbench.tasks.declare import Metric, ScoreContext, Scored, Task, family
+from trailbench.trails import background as bg_truth
 from trailbench.world import World
 
 OUTCOMES = ("correct", "building", "stale", "namesake", "other-wrong", "no-such-address", "no-answer")
@@ -70,6 +71,50 @@ def _digit_cause(df: pl.DataFrame, world: World, cases: pl.DataFrame) -> pl.Data
     return pl.DataFrame({"case_id": sorted(set(hit))}, schema={"case_id": pl.String})
 
 
+def _background_doors(df: pl.DataFrame, world: World, background: pl.DataFrame | None) -> pl.DataFrame:
+    """Answers that name no door of the region but a background person's address (now or before
+    their move): case_id, ``bg_namesake`` (someone who lives or lived there shares the subject's
+    name, or a variant of it) and ``bg_residents`` (the group of each person living there now)."""
+    schema: dict[str, pl.DataType] = {
+        "case_id": pl.String(),
+        "bg_namesake": pl.Boolean(),
+        "bg_residents": pl.List(pl.String),
+    }
+    if background is None or background.is_empty():
+        return pl.DataFrame(schema=schema)
+    asked = df.filter(pl.col("outcome") == "no-such-address").select("case_id", "person_id", "address_text")
+    if asked.is_empty():
+        return pl.DataFrame(schema=schema)
+    asked = asked.with_columns(door=bg_truth.door_keys(asked["address_text"]))
+    doors = pl.concat(
+        [
+            background.select(
+                "background_no", "group", door=bg_truth.door_keys(background["address"]), now=pl.lit(True)
+            ),
+            background.select(
+                "background_no", "group", door=bg_truth.door_keys(background["prev_address"]), now=pl.lit(False)
+            ),
+        ]
+    ).drop_nulls("door")
+    at = asked.join(doors.filter(pl.col("door").is_in(asked["door"].implode())), on="door")
+    subject = truth.name_keys(world.people.select("person_id", "given", "surname"))
+    theirs = truth.name_keys(background.select(person_id="background_no", given="given", surname="surname"))
+    named = (
+        at.join(subject, on="person_id")
+        .join(theirs.rename({"person_id": "background_no"}), on=["background_no", "gkey", "skey"])
+        .select("case_id")
+        .unique()
+        .with_columns(bg_namesake=pl.lit(True))
+    )
+    return (
+        at.group_by("case_id")
+        .agg(bg_residents=pl.col("group").filter(pl.col("now")))
+        .join(named, on="case_id", how="left")
+        .select("case_id", pl.col("bg_namesake").fill_null(False), "bg_residents")
+        .sort("case_id")
+    )
+
+
 def score_locate(
     answers: pl.DataFrame,
     cases: pl.DataFrame,
@@ -77,11 +122,14 @@ def score_locate(
     truth_records: pl.DataFrame,
     register: pl.DataFrame,
     records: pl.DataFrame | None = None,
+    background: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(outcomes: one row per case, residents: one row per person at each wrong door, weighted).
 
     ``cases`` holds the docket truth: case_id, person_id, as_of. ``records`` (record_id,
-    observed_at) lets evidence seen after the as-of date be counted as look-ahead."""
+    observed_at) lets evidence seen after the as-of date be counted as look-ahead.
+    ``background``: the background people the broker's file holds (``truth/background.parquet``);
+    an answer at one of their addresses is a wrong door outside the region."""
     if "score" not in answers.columns:
         answers = answers.with_columns(score=pl.lit(None, dtype=pl.Float64))
     top = answers.sort("case_id", "rank").unique("case_id", keep="first", maintain_order=True)
@@ -136,6 +184,13 @@ def score_locate(
         .otherwise(pl.lit("no-such-address"))
     )
     df = df.with_columns(outcome=outcome, answered_address=pl.col("resolved_address"))
+    away = _background_doors(df, world, background)
+    df = df.join(away.select("case_id", "bg_namesake"), on="case_id", how="left").with_columns(
+        outcome=pl.when(pl.col("bg_namesake").is_not_null())
+        .then(pl.when(pl.col("bg_namesake")).then(pl.lit("namesake")).otherwise(pl.lit("other-wrong")))
+        .otherwise(pl.col("outcome")),
+        answered_background=pl.col("bg_namesake").is_not_null(),
+    )
     digit = _digit_cause(df, world, cases)
     df = df.join(digit.with_columns(digit=pl.lit(True)), on="case_id", how="left").with_columns(
         pl.col("digit").fill_null(False)
@@ -166,10 +221,18 @@ def score_locate(
             own_unit=pl.when(pl.col("outcome") == "building").then(pl.col("true_unit")),
         ),
     )
+    at_away = away.explode("bg_residents").drop_nulls("bg_residents").rename({"bg_residents": "group"})
     residents = pl.concat(
         [
             at_units.select("case_id", "person_id", "group", "child", "weight"),
             at_buildings.select("case_id", "person_id", "group", "child", "weight"),
+            at_away.select(
+                "case_id",
+                person_id=pl.lit(None, dtype=pl.Int64),
+                group="group",
+                child=pl.lit(False),
+                weight=pl.lit(1.0),
+            ),
         ]
     ).sort("case_id", "person_id")
     counts = residents.group_by("case_id").agg(
@@ -204,6 +267,7 @@ def score_locate(
         "score",
         "outcome",
         "cause",
+        "answered_background",
         "evidence",
         "n_evidence",
         "n_lookahead",
@@ -261,7 +325,7 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     given = answers if answers is not None else TASK.empty_answers()
     tr = ctx.trails
     outcomes, residents = score_locate(
-        given, ctx.docket_truth, ctx.world, tr.truth_records, tr.address_register, tr.records
+        given, ctx.docket_truth, ctx.world, tr.truth_records, tr.address_register, tr.records, tr.background
     )
     out = Scored(case_counts(outcomes, residents))
     if answers is None:

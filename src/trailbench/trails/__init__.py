@@ -6,7 +6,8 @@ registers them in order, and :func:`build_trails` reads only the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -14,6 +15,7 @@ import polars as pl
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import catalog
+from trailbench.trails.background import PEOPLE_COLUMNS, BackgroundInput, background_for
 from trailbench.trails.broker import BROKER
 from trailbench.trails.catalog import SOURCES, Period, Source
 from trailbench.trails.errors import BIT, ERROR_KINDS
@@ -45,6 +47,8 @@ class Trails:
     record_links: pl.DataFrame
     address_register: pl.DataFrame
     truth_records: pl.DataFrame
+    # the background people the broker's file holds (truth/background.parquet)
+    background: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PEOPLE_COLUMNS))
 
 
 def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.DataFrame) -> pl.DataFrame:
@@ -54,17 +58,21 @@ def build_source(source: Source, world: World, sc: Scenario, p: Period, ids: pl.
     return render(source, ev, world, sc, stream(sc.seed, "trails", source.name, "render"), ids)
 
 
-def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
+def build_trails(world: World, sc: Scenario, workers: int = 1, background: Path | None = None) -> Trails:
+    """Every source's records, links and truth. ``background``: the run's background people
+    (``background/``, of which the broker covers the first ``sc.background.people``), or None."""
     start, end = period(sc)
     p = Period(start, end)
     table = tuple(SOURCES.values())  # one snapshot of the table for the whole build
     with per_build():  # the event sources share tables made once (person residences, names)
         base = _event_records(world, sc, p, table, workers)
-    derived = [  # derived sources read the event sources' records
-        s.derive(base, world, sc, s.settings(sc), stream(sc.seed, "trails", s.name), p).select(base.columns)
-        for s in table
-        if s.derive is not None
-    ]
+    given = BackgroundInput(background if sc.background.people else None, sc.background.people)
+    with background_for(given):  # derived sources read the event sources' records
+        derived = [
+            s.derive(base, world, sc, s.settings(sc), stream(sc.seed, "trails", s.name), p).select(base.columns)
+            for s in table
+            if s.derive is not None
+        ]
     allrec = pl.concat([base, *derived], rechunk=False)
     del base, derived
     # record k of the table (id R<k>, k from 1) is row order[k - 1] of ``allrec``
@@ -98,7 +106,7 @@ def build_trails(world: World, sc: Scenario, workers: int = 1) -> Trails:
     del shuffled
     records = allrec.select(list(RECORD_COLUMNS))
     truth = allrec.select(list(TRUTH_COLUMNS))
-    return Trails(records, record_links, address_register(world), truth)
+    return Trails(records, record_links, address_register(world), truth, given.kept)
 
 
 def _event_records(world: World, sc: Scenario, p: Period, table: tuple[Source, ...], workers: int) -> pl.DataFrame:

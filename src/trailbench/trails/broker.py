@@ -18,8 +18,9 @@ import numpy as np
 import polars as pl
 
 from trailbench.assumptions import pair, value
+from trailbench.rng import stream
 from trailbench.scenario import Scenario, SourceConfig
-from trailbench.trails import errors
+from trailbench.trails import background, errors
 from trailbench.trails.catalog import Period, Source, pair_order, record_numbers, sold_to_broker
 from trailbench.trails.errors import BIT, STREET_LONG
 from trailbench.trails.render import rates_for
@@ -27,6 +28,7 @@ from trailbench.trails.shared import factorize, first_of, gather
 from trailbench.world import World
 
 MAX_SHARED = int(value("broker_max_shared"))
+BROKER_NAME = "broker"
 
 
 def connected_components(keys: list[np.ndarray]) -> np.ndarray:
@@ -210,7 +212,25 @@ def _kept_records(
     rng: np.random.Generator,
     end: np.datetime64,
 ) -> pl.DataFrame:
-    """:func:`broker_records` after the sample (``take``) is drawn."""
+    """:func:`broker_records` after the sample (``take``) is drawn; with the background people
+    whose keys are the region's (:mod:`trailbench.trails.background`) merged in."""
+    styled = _house_style(take, sc, cfg, rng, end)
+    bg = background.current()
+    if bg.parts is not None and bg.people > 0:
+        people = background.kept_people(bg, *background.region_keys(world, styled), sc.background.join_memory_mb)
+        bg.kept = background.people_truth(people)
+        rows = background.background_records(people, sc, dict(take.schema), end)
+        own = stream(sc.seed, "trails", BROKER_NAME, "background", "style")
+        rows = rows.filter(pl.Series(own.random(rows.height) < cfg.coverage))
+        styled = pl.concat([styled, _house_style(rows, sc, cfg, own, end)])
+    return _profiles(styled, world, rng)
+
+
+def _house_style(
+    take: pl.DataFrame, sc: Scenario, cfg: SourceConfig, rng: np.random.Generator, end: np.datetime64
+) -> pl.DataFrame:
+    """Records as the broker keeps them, before its merge: re-dated, in its own style, with its
+    own keying errors (recorded in ``error_bits``)."""
     n = take.height
     lag = rng.exponential(max(cfg.lag_days, 0.001), n).astype(np.int64)
     # the broker re-dates some old addresses as "last seen" recently, without checking them
@@ -240,12 +260,12 @@ def _kept_records(
     bits[hit] |= BIT["dob_digit"]
     addr, hit = _digit_errors(rng, style["address_text"], r.address_digit, "number")
     bits[hit] |= BIT["address_digit"]
-    take = take.with_columns(
+    return take.with_columns(
         observed_at=pl.min_horizontal(
             (pl.col("observed_at") + pl.duration(days=pl.lit(pl.Series(lag)))).cast(pl.Date), pl.lit(end)
         ),
         stale=pl.col("stale") | pl.Series(redate),
-        source=pl.lit(BROKER.name),
+        source=pl.lit(BROKER_NAME),
         given=given,
         surname=surname,
         middle=style["middle"],
@@ -253,7 +273,14 @@ def _kept_records(
         address_text=addr,
         licence_number=pl.lit(None, dtype=pl.String),
         case_number=pl.lit(None, dtype=pl.String),
+        error_bits=pl.Series(bits),
     )
+
+
+def _profiles(take: pl.DataFrame, world: World, rng: np.random.Generator) -> pl.DataFrame:
+    """The broker's merge: profiles (``group_key``) by its crude rule, and a profile's missing
+    dates of birth filled from its other records."""
+    bits = take["error_bits"].to_numpy().copy()
     norm = take.select(
         s=_per_value(take["surname"], lambda c: pl.col(c).str.replace_all(r"[^A-Z]", "")),
         g3=pl.col("given").str.slice(0, 3),
@@ -393,7 +420,7 @@ def broker_links(records: pl.DataFrame, world: World, sc: Scenario, rng: np.rand
 
 
 BROKER = Source(
-    name="broker",
+    name=BROKER_NAME,
     description="a commercial data broker: bought records merged into profiles, re-dated addresses, "
     "possible relatives and associates",
     fields=("middle", "dob", "sex", "address_text", "phone", "ssn", "group_key"),

@@ -39,7 +39,8 @@ RECORD_COLUMNS = {
     "case_number": pl.String,
     "group_key": pl.String,
 }
-# Truth of each record; ``person_id`` is null for a record of no person (a page or brand).
+# Truth of each record; ``person_id`` is null for a record of no person (a page or brand) and for
+# a background person's, whose ``background_no`` is their index in ``truth/background.parquet``.
 TRUTH_COLUMNS = {
     "record_id": pl.String,
     "source": pl.String,
@@ -47,6 +48,7 @@ TRUTH_COLUMNS = {
     "unit_id": pl.Int64,
     "error_bits": pl.Int64,
     "stale": pl.Boolean,
+    "background_no": pl.Int64,
 }
 
 

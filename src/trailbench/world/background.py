@@ -336,10 +336,12 @@ def background_block(
     region's number permutation)."""
     lo = min(block * cfg.block, cfg.people)
     hi = min(lo + cfg.block, cfg.people)
-    n = hi - lo
-    if n == 0:
+    if hi == lo:
         return SCHEMA.empty_table()
-    index = np.arange(lo, hi, dtype=np.int64)
+    # a whole block is drawn and cut, so the first k background people are the same whatever
+    # ``people`` (k at most ``people``): a smaller file is a prefix of a larger one
+    n = cfg.block
+    index = np.arange(lo, lo + n, dtype=np.int64)
     rng = stream(seed, "background", "block", str(block))
     names_rng = stream(seed, "background", "block", str(block), "names")
     geo = _geography(cfg, seed)
@@ -372,7 +374,8 @@ def background_block(
         **{k: _null_unless(moved, v) for k, v in before.items()},
         "phone": _null_unless(has_phone, background_phones(seed, index)),
     }
-    return pa.Table.from_arrays([cols[c].cast(t) for c, t in COLUMNS.items()], schema=SCHEMA)
+    table = pa.Table.from_arrays([cols[c].cast(t) for c, t in COLUMNS.items()], schema=SCHEMA)
+    return table.slice(0, hi - lo)
 
 
 # -- output ------------------------------------------------------------------------------------
