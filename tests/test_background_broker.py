@@ -16,7 +16,7 @@ from trailbench.pipeline import load_trails, load_world, run_all
 from trailbench.scenario import Scenario
 from trailbench.tasks import truth
 from trailbench.tasks.locate import score_locate
-from trailbench.trails.background import door_keys
+from trailbench.trails.background import BackgroundInput, door_keys, kept_people
 from trailbench.world.background import read_background
 from trailbench.worlds import world_dir
 
@@ -141,10 +141,23 @@ def test_background_records_are_truthful_and_apart_from_the_region(national: tup
     world, trails = load_world(where), load_trails(where)
     t = trails.truth_records.filter(pl.col("background_no").is_not_null())
     assert t.height > 0
-    assert set(t["source"].unique()) == {"broker"}
+    assert set(t["source"].unique()) == {"broker", "phone_directory", "social"}
     assert t["person_id"].is_null().all() and t["unit_id"].is_null().all()
     assert set(t["background_no"].unique()) <= set(trails.background["background_no"])
-    rec = trails.records.join(t.select("record_id", "stale"), on="record_id")
+    every = trails.records.join(t.select("record_id", "stale"), on="record_id")
+    # social profiles: 'in' a town no region town is, handles unique beside the region's, and in
+    # no one's friend list
+    social = every.filter(pl.col("source") == "social")
+    assert social.height > 0
+    assert not social["city"].is_in(world.units["town"].str.to_uppercase().implode()).any()
+    handles = trails.records.filter(pl.col("source") == "social")["handle"]
+    assert handles.n_unique() == handles.len()
+    linked = pl.concat([trails.record_links["record_id"], trails.record_links["linked_record_id"]])
+    assert not social["record_id"].is_in(linked.implode()).any()
+    # listings: at the person's present address, with their phone
+    listed = every.filter(pl.col("source") == "phone_directory")
+    assert listed.height > 0 and listed["phone"].is_not_null().all()
+    rec = every.filter(pl.col("source") != "social")
     # out-of-region addresses: fictional states, never a door of the register
     assert rec["address_text"].str.contains(r" (Q[M-Z]|X[A-Z]) 000(6[1-9]|[7-9]\d)$").mean() > 0.98
     assert not rec["address_text"].is_in(trails.address_register["address"].implode()).any()
@@ -212,3 +225,33 @@ def test_an_answer_at_a_background_namesakes_door_is_a_namesake_wrong_door(natio
     out0, _ = score_locate(answers, asked, world, trails.truth_records, trails.address_register, trails.records)
     assert set(out0["outcome"]) == {"no-such-address"}
     assert door_keys(pl.Series([person["address"]]))[0] == door_keys(pl.Series([answers["address_text"][0]]))[0]
+
+
+def test_the_out_of_core_join_finds_the_same_people_at_any_memory_limit(national: tuple[Scenario, Path]) -> None:
+    """The DuckDB join that finds the background people sharing a key with the region gives the
+    people a plain in-memory join finds, whatever memory it is allowed, and only the first N."""
+    sc, run = national
+    world = load_world(world_dir(run, sc, 0))
+    people = world.people.select(
+        s=pl.col("surname").str.to_uppercase().str.replace_all(r"[^A-Z]", ""),
+        g3=pl.col("given").str.to_uppercase().str.replace_all(r"[^A-Z]", "").str.slice(0, 3),
+        dob=pl.col("dob").cast(pl.String),
+    )
+    by_name, by_dob = people.select("s", "g3").unique(), people.select("s", "dob").unique()
+    first = 150_000
+    found = {mb: kept_people(BackgroundInput(run / "background", first), by_name, by_dob, mb) for mb in (64, 2048)}
+    assert found[64].equals(found[2048])
+    everyone = read_background(run / "background").collect().head(first)
+    keyed = everyone.with_row_index("background_no").with_columns(
+        s=pl.col("surname").str.to_uppercase().str.replace_all(r"[^A-Z]", ""),
+        g3=pl.col("given").str.to_uppercase().str.replace_all(r"[^A-Z]", "").str.slice(0, 3),
+        dob_key=pl.col("dob").cast(pl.String),
+    )
+    plain = pl.concat(
+        [
+            keyed.join(by_name, on=["s", "g3"], how="semi"),
+            keyed.join(by_dob.rename({"dob": "dob_key"}), on=["s", "dob_key"], how="semi"),
+        ]
+    )
+    assert found[64]["background_no"].to_list() == sorted(set(plain["background_no"].to_list()))
+    assert found[64]["background_no"].max() < first

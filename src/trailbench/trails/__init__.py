@@ -15,7 +15,13 @@ import polars as pl
 from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.trails import catalog
-from trailbench.trails.background import PEOPLE_COLUMNS, BackgroundInput, background_for
+from trailbench.trails.background import (
+    PEOPLE_COLUMNS,
+    BackgroundInput,
+    background_for,
+    listing_records,
+    profile_records,
+)
 from trailbench.trails.broker import BROKER
 from trailbench.trails.catalog import SOURCES, Period, Source
 from trailbench.trails.errors import BIT, ERROR_KINDS
@@ -73,8 +79,9 @@ def build_trails(world: World, sc: Scenario, workers: int = 1, background: Path 
             for s in table
             if s.derive is not None
         ]
-    allrec = pl.concat([base, *derived], rechunk=False)
-    del base, derived
+    extra = _background_records(given, sc, base, end - np.timedelta64(1, "D"))
+    allrec = pl.concat([base, *derived, *extra], rechunk=False)
+    del base, derived, extra
     # record k of the table (id R<k>, k from 1) is row order[k - 1] of ``allrec``
     order = stream(sc.seed, "trails", "record_ids").permutation(allrec.height)
     number = np.empty(allrec.height, dtype=np.int64)
@@ -107,6 +114,20 @@ def build_trails(world: World, sc: Scenario, workers: int = 1, background: Path 
     records = allrec.select(list(RECORD_COLUMNS))
     truth = allrec.select(list(TRUTH_COLUMNS))
     return Trails(records, record_links, address_register(world), truth, given.kept)
+
+
+def _background_records(
+    given: BackgroundInput, sc: Scenario, base: pl.DataFrame, end: np.datetime64
+) -> list[pl.DataFrame]:
+    """The phone directory's and the social source's records of the background people the broker
+    found sharing a key with the region (none without a background)."""
+    if given.rows is None:
+        return []
+    taken = base.get_column("handle").filter(base.get_column("source") == SOCIAL.name).drop_nulls()
+    return [
+        listing_records(given.rows, sc, base.schema, end),
+        profile_records(given.rows, sc, base.schema, end, taken),
+    ]
 
 
 def _event_records(world: World, sc: Scenario, p: Period, table: tuple[Source, ...], workers: int) -> pl.DataFrame:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +58,14 @@ PEOPLE_COLUMNS = {
 @dataclass
 class BackgroundInput:
     """Where one trails build finds the background (``parts``: the run's ``background/`` folder,
-    None for none; ``people``: how many of its first people the broker covers) and what the
-    broker kept of it (``kept``, set by the broker)."""
+    None for none; ``people``: how many of its first people the sources cover) and who of it the
+    broker found sharing a key with the region (``kept`` for the truth, ``rows`` for the other
+    national sources; set by the broker)."""
 
     parts: Path | None = None
     people: int = 0
     kept: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PEOPLE_COLUMNS))
+    rows: pl.DataFrame | None = None  # the kept people with every column, phones the world's
 
 
 _CURRENT: BackgroundInput | None = None
@@ -161,8 +163,6 @@ def background_records(
     """The records a broker bought of the background people kept: one at each person's address
     (observed after their move, if any) and one at the address before a move (stale, observed
     before it); phones from the world's permutation. ``columns``: the bought records' schema."""
-    from trailbench.world.background import background_phones  # (it imports trails.parts)
-
     rng = stream(sc.seed, "trails", "broker", "background")
     n = people.height
     first = int((np.datetime64(sc.world.start.replace(day=1), "D") - np.datetime64(0, "D")).astype(np.int64))
@@ -172,14 +172,13 @@ def background_records(
     move_day = np.clip(moved.fill_null(first).to_numpy(), first, last)
     seen_now = move_day + (rng.random(n) * (last - move_day + 1)).astype(np.int64)
     seen_before = first + (rng.random(n) * (move_day - first)).astype(np.int64)
-    phones = pl.Series("phones", background_phones(sc.seed, people["background_no"].to_numpy()), dtype=pl.String)
     common = {
         "given": pl.col("given"),
         "middle": pl.col("middle"),
         "surname": pl.col("surname"),
         "dob": pl.col("dob").cast(pl.String),
         "sex": pl.col("sex").cast(pl.String),
-        "phone": pl.when(pl.col("phone").is_not_null()).then(phones),
+        "phone": pl.col("phone"),
         "background_no": pl.col("background_no"),
     }
     now = people.select(
@@ -195,6 +194,94 @@ def background_records(
     return rows.select(
         [pl.col(c).cast(t) if c in rows.columns else pl.lit(None, dtype=t).alias(c) for c, t in columns.items()]
     ).with_columns(error_bits=pl.lit(0, dtype=columns.get("error_bits", pl.Int64)))
+
+
+def with_world_phones(people: pl.DataFrame, sc: Scenario) -> pl.DataFrame:
+    """The kept people's phones drawn again from the world's number permutation (from the top of
+    the space, the world's own phones from the bottom), so none is a region phone."""
+    from trailbench.world.background import background_phones  # (it imports trails.parts)
+
+    phones = pl.Series("phones", background_phones(sc.seed, people["background_no"].to_numpy()), dtype=pl.String)
+    return people.with_columns(phone=pl.when(pl.col("phone").is_not_null()).then(phones))
+
+
+def _period_day(rng: np.random.Generator, people: pl.DataFrame, sc: Scenario, end: np.datetime64) -> pl.Series:
+    """A day each person is seen at their present address: after their move, if any, to ``end``."""
+    first = int((np.datetime64(sc.world.start.replace(day=1), "D") - np.datetime64(0, "D")).astype(np.int64))
+    last = int((end - np.datetime64(0, "D")).astype(np.int64))
+    move = np.clip(people["moved_at"].cast(pl.Int64).fill_null(first).to_numpy(), first, last)
+    return pl.Series(move + (rng.random(people.height) * (last - move + 1)).astype(np.int64)).cast(pl.Date)
+
+
+def _as_records(rows: pl.DataFrame, columns: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    return rows.select(
+        [pl.col(c).cast(t) if c in rows.columns else pl.lit(None, dtype=t).alias(c) for c, t in columns.items()]
+    )
+
+
+def listing_records(
+    people: pl.DataFrame, sc: Scenario, columns: Mapping[str, pl.DataType], end: np.datetime64
+) -> pl.DataFrame:
+    """The phone directory's listings of the kept background people: a share ``coverage`` of
+    those with a phone, listed at their present address as the region's canonical texts are."""
+    rng = stream(sc.seed, "trails", "phone_directory", "background")
+    cfg = sc.sources.phone_directory
+    listed = people.filter(pl.Series(rng.random(people.height) < cfg.coverage) & pl.col("phone").is_not_null())
+    rows = listed.select(
+        "background_no",
+        source=pl.lit("phone_directory"),
+        observed_at=_period_day(rng, listed, sc, end),
+        given=pl.col("given").str.to_uppercase(),
+        surname=pl.col("surname").str.to_uppercase(),
+        address_text=pl.col("address"),
+        phone=pl.col("phone"),
+        stale=pl.lit(False),
+        error_bits=pl.lit(0, dtype=pl.Int64),
+    )
+    return _as_records(rows, columns)
+
+
+def profile_records(
+    people: pl.DataFrame, sc: Scenario, columns: Mapping[str, pl.DataType], end: np.datetime64, taken: pl.Series
+) -> pl.DataFrame:
+    """The social source's profiles of the kept background people, at the region's coverage (less
+    for people over 50), shown as the region's are (:func:`trailbench.trails.render.profile_fields`)
+    and 'in' their town; handles unique beside the region's (``taken``)."""
+    from trailbench.assumptions import value
+    from trailbench.trails.render import profile_fields
+
+    rng = stream(sc.seed, "trails", "social", "background")
+    start = np.datetime64(sc.world.start.replace(day=1), "D")
+    age = (start - people["dob"].to_numpy().astype("datetime64[D]")).astype(np.int64) / 365.25
+    cov = sc.sources.social.coverage * np.where(age < 50, 1.0, value("social_older_factor"))
+    prof = people.filter(pl.Series(rng.random(people.height) < cov))
+    given = prof["given"].str.to_uppercase()
+    shown = profile_fields(
+        rng,
+        stream(sc.seed, "trails", "social", "background", "handles"),
+        given,
+        prof["surname"].str.to_uppercase(),
+        np.ones(prof.height, dtype=bool),
+    )
+    handle = shown["handle"]
+    while True:  # a platform refuses a taken handle: later holders add a digit
+        again = (handle.is_in(taken.implode()) | ~handle.is_first_distinct()).to_numpy()
+        if not again.any():
+            break
+        digit = pl.Series(rng.integers(0, 10, prof.height)).cast(pl.String)
+        handle = pl.select(pl.when(pl.Series(again)).then(handle + digit).otherwise(handle)).to_series()
+    rows = prof.select(
+        "background_no",
+        source=pl.lit("social"),
+        observed_at=_period_day(rng, prof, sc, end),
+        given=shown["given"],
+        surname=shown["surname"],
+        city=pl.col("town").str.to_uppercase(),
+        handle=handle,
+        stale=pl.lit(False),
+        error_bits=pl.lit(0, dtype=pl.Int64),
+    )
+    return _as_records(rows, columns)
 
 
 def people_truth(people: pl.DataFrame) -> pl.DataFrame:

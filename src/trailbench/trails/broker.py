@@ -218,7 +218,8 @@ def _kept_records(
     bg = background.current()
     if bg.parts is not None and bg.people > 0:
         people = background.kept_people(bg, *background.region_keys(world, styled), sc.background.join_memory_mb)
-        bg.kept = background.people_truth(people)
+        people = background.with_world_phones(people, sc)
+        bg.kept, bg.rows = background.people_truth(people), people
         rows = background.background_records(people, sc, dict(take.schema), end)
         own = stream(sc.seed, "trails", BROKER_NAME, "background", "style")
         rows = rows.filter(pl.Series(own.random(rows.height) < cfg.coverage))

@@ -413,6 +413,8 @@ def social_friend_links(records: pl.DataFrame, world: World, sc: Scenario, rng: 
     at = np.flatnonzero((records.get_column("source") == SOCIAL.name).to_numpy())
     soc = pl.DataFrame([records.get_column(c).gather(at) for c in ("record_id", "person_id", "city", "handle")])
     soc = soc.with_columns(no=record_numbers(records).gather(at))
+    if "background_no" in records.columns:  # background people's profiles are in no one's lists
+        soc = soc.filter(records.get_column("background_no").gather(at).is_null())
     people = soc.filter(pl.col("person_id").is_not_null()).sort("person_id", "handle")
     pages = soc.filter(pl.col("person_id").is_null()).sort("handle")
     n_prof, n_pages, n_people = people.height, pages.height, world.people.height
