@@ -239,8 +239,8 @@ def test_the_out_of_core_join_finds_the_same_people_at_any_memory_limit(national
     )
     by_name, by_dob = people.select("s", "g3").unique(), people.select("s", "dob").unique()
     first = 150_000
-    found = {mb: kept_people(BackgroundInput(run / "background", first), by_name, by_dob, mb) for mb in (64, 2048)}
-    assert found[64].equals(found[2048])
+    found = {mb: kept_people(BackgroundInput(run / "background", first), by_name, by_dob, mb) for mb in (256, 2048)}
+    assert found[256].equals(found[2048])
     everyone = read_background(run / "background").collect().head(first)
     keyed = everyone.with_row_index("background_no").with_columns(
         s=pl.col("surname").str.to_uppercase().str.replace_all(r"[^A-Z]", ""),
@@ -253,5 +253,5 @@ def test_the_out_of_core_join_finds_the_same_people_at_any_memory_limit(national
             keyed.join(by_dob.rename({"dob": "dob_key"}), on=["s", "dob_key"], how="semi"),
         ]
     )
-    assert found[64]["background_no"].to_list() == sorted(set(plain["background_no"].to_list()))
-    assert found[64]["background_no"].max() < first
+    assert found[256]["background_no"].to_list() == sorted(set(plain["background_no"].to_list()))
+    assert found[256]["background_no"].max() < first

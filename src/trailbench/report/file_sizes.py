@@ -49,6 +49,10 @@ def _explanation(system: str, region: int | None) -> list[str]:
         "one size differs from the next only by the people added.",
         f"The wrong-door rate is over all cases: {registry.metrics()[RATE].definition}. The shares split the wrong "
         "answers by cause (stale, namesake, digit error, unit missing, other) and add up to 100% at each size.",
+        "Not everyone the rule merges is a namesake: a JOHANNA SMITH shares a JOHN SMITH's surname and first "
+        "three letters but not his name, and someone sharing only a surname and a date of birth is a stranger too. "
+        "Answers at such a background person's door are wrong doors of cause 'other'; in a large file they can "
+        "outnumber the namesakes' own.",
     ]
 
 

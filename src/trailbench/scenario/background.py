@@ -137,11 +137,12 @@ class BackgroundConfig(Section):
         le=3,
     )
     join_memory_mb: int = param(
-        1024,
+        512,
         "model setting",
         "memory DuckDB may hold while finding the background people who share a name key with the region "
-        "(it spills to disk past it; the people found are the same)",
-        ge=64,
+        "(it spills to disk past it; the people found are the same; 10 million people: 11 s and a 0.65 GB peak "
+        "at 256, benchmarks/RESULTS.md)",
+        ge=256,
         le=1_048_576,
     )
     file_sizes: tuple[int, ...] = param(

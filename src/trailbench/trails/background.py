@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailbench.rng import stream
@@ -69,6 +70,7 @@ class BackgroundInput:
 
 
 _CURRENT: BackgroundInput | None = None
+READ_BATCH = 65_536  # people decoded at a time when reading the rows of those kept (bounds memory)
 
 
 @contextmanager
@@ -111,50 +113,62 @@ def region_keys(world: World, styled: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
 
 def kept_people(cfg: BackgroundInput, by_name: pl.DataFrame, by_dob: pl.DataFrame, memory_mb: int) -> pl.DataFrame:
     """The first ``cfg.people`` background people whose keys are the region's, in background
-    order. A join in DuckDB over the part files, out of core: DuckDB holds at most ``memory_mb``
-    and spills the rest to a temporary directory, so the background may be any size."""
+    order.
+
+    Their numbers come from a join in DuckDB over the part files, out of core (DuckDB holds at
+    most ``memory_mb`` and spills the rest to a temporary directory), on four columns: names are
+    normalised once per distinct surname and given name, not once per person. Their rows are then
+    read ``READ_BATCH`` people at a time, keeping only those numbers: memory does not grow with
+    the background."""
     import duckdb
 
     assert cfg.parts is not None
     files = sorted(cfg.parts.glob("part-*.parquet"))
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     offsets = pl.DataFrame(
-        {
-            "filename": [str(f) for f in files],
-            "offset": np.cumsum([0] + [pq.ParquetFile(f).metadata.num_rows for f in files[:-1]]).astype(np.int64),
-        }
+        {"filename": [str(f) for f in files], "offset": np.cumsum([0, *sizes[:-1]]).astype(np.int64)}
     )
     spill = Path(tempfile.mkdtemp(prefix="trailbench-background-"))
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit = '{int(memory_mb)}MB'")
         con.execute("SET temp_directory = ?", [str(spill)])
-        con.execute("SET preserve_insertion_order = false")
         con.register("offsets", offsets.to_arrow())
         con.register("by_name", by_name.to_arrow())
         con.register("by_dob", by_dob.to_arrow())
-        letters = "regexp_replace(upper({}), '[^A-Z]', '', 'g')"
+        letters = "regexp_replace(upper({0}), '[^A-Z]', '', 'g')"
         sql = f"""
-            WITH bg AS (
-                SELECT p.* EXCLUDE (filename, file_row_number), o."offset" + p.file_row_number AS background_no,
-                       {letters.format("p.surname")} AS s,
-                       left({letters.format("p.given")}, 3) AS g3,
+            WITH src AS (SELECT * FROM read_parquet($files, filename = true, file_row_number = true)),
+            sn AS (SELECT surname, {letters.format("surname")} AS s FROM (SELECT DISTINCT surname FROM src)),
+            gn AS (SELECT given, left({letters.format("given")}, 3) AS g3 FROM (SELECT DISTINCT given FROM src)),
+            keyed AS (
+                SELECT o."offset" + p.file_row_number AS background_no, sn.s, gn.g3,
                        strftime(p.dob, '%Y-%m-%d') AS dob_key
-                FROM read_parquet(?, filename = true, file_row_number = true) AS p
-                JOIN offsets AS o ON o.filename = p.filename
-            ), hits AS (
-                SELECT * FROM bg WHERE background_no < {int(cfg.people)} AND (
-                    EXISTS (SELECT 1 FROM by_name AS k WHERE k.s = bg.s AND k.g3 = bg.g3)
-                    OR EXISTS (SELECT 1 FROM by_dob AS k WHERE k.s = bg.s AND k.dob = bg.dob_key))
+                FROM src AS p JOIN offsets AS o USING (filename) JOIN sn USING (surname) JOIN gn USING (given)
             )
-            SELECT * EXCLUDE (s, g3, dob_key) FROM hits ORDER BY background_no
+            SELECT background_no FROM keyed AS k
+            WHERE background_no < {int(cfg.people)} AND (
+                EXISTS (SELECT 1 FROM by_name AS n WHERE n.s = k.s AND n.g3 = k.g3)
+                OR EXISTS (SELECT 1 FROM by_dob AS d WHERE d.s = k.s AND d.dob = k.dob_key))
+            ORDER BY background_no
         """
-        table = con.sql(sql, params=[[str(f) for f in files]]).to_arrow_table()
+        hits = con.sql(sql, params={"files": [str(f) for f in files]}).to_arrow_table().column(0).to_numpy()
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+    hits = np.asarray(hits, dtype=np.int64)
+    batches = []
+    at = 0  # the number of the first person of the batch
+    for f in files:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=READ_BATCH):
+            take = hits[(hits >= at) & (hits < at + batch.num_rows)] - at
+            if len(take):
+                batches.append(batch.take(pa.array(take)))
+            at += batch.num_rows
+    table = pa.Table.from_batches(batches, schema=pq.read_schema(files[0]))
     out = pl.from_arrow(table)
     assert isinstance(out, pl.DataFrame)
-    return out.with_columns(pl.col("background_no").cast(pl.Int64))
+    return out.with_columns(pl.col(pl.Categorical).cast(pl.String), background_no=pl.Series(hits, dtype=pl.Int64))
 
 
 def background_records(
