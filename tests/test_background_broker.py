@@ -255,3 +255,16 @@ def test_the_out_of_core_join_finds_the_same_people_at_any_memory_limit(national
     )
     assert found[256]["background_no"].to_list() == sorted(set(plain["background_no"].to_list()))
     assert found[256]["background_no"].max() < first
+
+
+def test_the_report_shows_the_file_sizes(national: tuple[Scenario, Path]) -> None:
+    """The run's report has "Errors by the size of the broker's file" with each size's namesake
+    share as its own scorecard gives it."""
+    html = (national[1] / "report.html").read_text()
+    assert "Errors by the size of the broker" in html
+    for covered, card in _cards(national[1]):
+        share = _metric(card, "error_share_namesake")
+        key = f"file_sizes={covered}|broker|error_share_namesake|overall|all"
+        for field in ("value", "lo", "hi"):
+            assert f"data-key='{key}|{field}' data-value='{share[field]!r}'" in html, (key, field)
+        assert f"{covered:,}" in html
