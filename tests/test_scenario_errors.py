@@ -316,7 +316,8 @@ def test_directory_is_named(tmp_path: Path) -> None:
     msg = str(err.value)
     assert (
         msg
-        == f"scenario {tmp_path}: is a directory; give a TOML file or a preset name (county-10k, county-100k, city-1m)"
+        == f"scenario {tmp_path}: is a directory; give a TOML file or a preset name "
+        "(county-10k, county-10k-national, county-100k, city-1m)"
     )
 
 

@@ -72,6 +72,13 @@ def foreign_born_share(sc: Scenario) -> dict[str, float]:
     return dict.fromkeys(GROUPS, round(share / sum(sc.world.group_mix.as_array()), DIGITS))
 
 
+def background_foreign_born_share(sc: Scenario) -> dict[str, float]:
+    """The background's adult foreign-born share (weighted by its group mix), the same for every group."""
+    bg = sc.background
+    share = sum(getattr(bg.group_mix, g) * getattr(bg.foreign_born, g) for g in GROUPS)
+    return dict.fromkeys(GROUPS, round(share / sum(bg.group_mix.as_array()), DIGITS))
+
+
 def one_building_mix(sc: Scenario) -> list[float]:
     """The kinds of building households live in, owners and renters together (weighted by the
     scenario's household-weighted ownership rate): one mix for both tenures."""
@@ -149,9 +156,10 @@ MECHANISMS: tuple[Mechanism, ...] = (
         "equal foreign-born share",
         "every group has the same share of people born abroad, the scenario's overall share: nativity, through "
         "which DMV coverage, informal work and the docket's sampling differ, then no longer differs by group",
-        _frozen({"world.foreign_born": foreign_born_share}),
-        "the scenario's own world.foreign_born weighted by world.group_mix; FACTS: foreign-born share of the US "
-        "population 13.7% (2018 ACS, Pew tabulation)",
+        _frozen({"world.foreign_born": foreign_born_share, "background.foreign_born": background_foreign_born_share}),
+        "the scenario's own world.foreign_born weighted by world.group_mix (and background.foreign_born by "
+        "background.group_mix, for the background population's name conventions); FACTS: foreign-born share of "
+        "the US population 13.7% (2018 ACS, Pew tabulation)",
     ),
     Mechanism(
         "equal_source_coverage",

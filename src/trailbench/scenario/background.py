@@ -17,7 +17,7 @@ import math
 
 from pydantic import model_validator
 
-from trailbench.scenario.types import GROUPS, SUM_TOLERANCE, Problem, Rate, Section, param
+from trailbench.scenario.types import SUM_TOLERANCE, ByGroup, Problem, Rate, Section, param
 
 MAX_PEOPLE = 500_000_000
 AGE_BANDS = ((18, 25), (25, 35), (35, 45), (45, 55), (55, 65), (65, 75), (75, 85), (85, 100))
@@ -32,20 +32,6 @@ ADULT_FOREIGN_BORN = (
     "taken as 22% of each group (assumption) and born abroad at fixed.child_foreign_born = 0.3 of the adult rate, "
     "so adults are born abroad at the rate that gives the all-ages share; weighted by the mix, 16.2% of adults"
 )
-
-
-class GroupShares(Section):
-    """One share per Census group of the name tables (the same fields as ``ByGroup``)."""
-
-    hispanic: Rate
-    white: Rate
-    black: Rate
-    api: Rate
-    aian: Rate
-    multi: Rate
-
-    def as_array(self) -> list[float]:
-        return [getattr(self, g) for g in GROUPS]
 
 
 class BackgroundConfig(Section):
@@ -74,13 +60,13 @@ class BackgroundConfig(Section):
         ge=1,
         le=MAX_PEOPLE,
     )
-    group_mix: GroupShares = param(
-        GroupShares(hispanic=0.187, white=0.578, black=0.121, api=0.061, aian=0.007, multi=0.041),
+    group_mix: ByGroup = param(
+        ByGroup(hispanic=0.187, white=0.578, black=0.121, api=0.061, aian=0.007, multi=0.041),
         WORLD_MIX,
         "share of background people by group (normalised to sum to 1)",
     )
-    foreign_born: GroupShares = param(
-        GroupShares(hispanic=0.39, white=0.05, black=0.124, api=0.697, aian=0.024, multi=0.073),
+    foreign_born: ByGroup = param(
+        ByGroup(hispanic=0.39, white=0.05, black=0.124, api=0.697, aian=0.024, multi=0.073),
         ADULT_FOREIGN_BORN,
         "share of each group's background adults born abroad (with the names conventions of foreign-born API "
         "adults: English aliases, family name first)",

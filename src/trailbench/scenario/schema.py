@@ -21,6 +21,7 @@ from trailbench.scenario.movement import DevicesConfig, MovementConfig
 from trailbench.scenario.plates import PlatesConfig
 from trailbench.scenario.types import (
     GROUPS,
+    ByGroup,
     Command,
     Name,
     Probabilities3,
@@ -34,20 +35,6 @@ from trailbench.scenario.types import (
 from trailbench.scenario.write import dump_toml
 
 SCHEMA_VERSION = 1  # the scenario format this trailbench reads; bump when a file's meaning changes
-
-
-class ByGroup(Section):
-    """One value per Census group used by the name tables."""
-
-    hispanic: Rate
-    white: Rate
-    black: Rate
-    api: Rate
-    aian: Rate
-    multi: Rate
-
-    def as_array(self) -> list[float]:
-        return [getattr(self, g) for g in GROUPS]
 
 
 class GroupSizes(ByGroup):

@@ -112,3 +112,17 @@ class Section(BaseModel):
             if any(isinstance(x, bool) for x in items):
                 raise ValueError("expected a number, got a boolean")
         return value
+
+
+class ByGroup(Section):
+    """One value per Census group used by the name tables."""
+
+    hispanic: Rate
+    white: Rate
+    black: Rate
+    api: Rate
+    aian: Rate
+    multi: Rate
+
+    def as_array(self) -> list[float]:
+        return [getattr(self, g) for g in GROUPS]
