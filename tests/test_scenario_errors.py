@@ -315,8 +315,7 @@ def test_directory_is_named(tmp_path: Path) -> None:
         load_scenario(tmp_path)
     msg = str(err.value)
     assert (
-        msg
-        == f"scenario {tmp_path}: is a directory; give a TOML file or a preset name "
+        msg == f"scenario {tmp_path}: is a directory; give a TOML file or a preset name "
         "(county-10k, county-10k-national, county-100k, city-1m)"
     )
 
