@@ -15,6 +15,7 @@ from trailbench.file_sizes import FILE, level_dir
 from trailbench.pipeline import load_trails, load_world, run_all
 from trailbench.scenario import Scenario
 from trailbench.tasks import truth
+from trailbench.tasks.associates import score_associates
 from trailbench.tasks.locate import score_locate
 from trailbench.trails.background import BackgroundInput, door_keys, kept_people
 from trailbench.world.background import read_background
@@ -268,3 +269,21 @@ def test_the_report_shows_the_file_sizes(national: tuple[Scenario, Path]) -> Non
         for field in ("value", "lo", "hi"):
             assert f"data-key='{key}|{field}' data-value='{share[field]!r}'" in html, (key, field)
         assert f"{covered:,}" in html
+
+
+def test_a_background_person_drawn_into_a_case_file_is_a_false_link(national: tuple[Scenario, Path]) -> None:
+    """An entity made of a background person's record draws that person in: a false link (no tie
+    to anyone in the region), never a person of the region, and outside the exposure share."""
+    sc, run = national
+    where = world_dir(run, sc, 0)
+    world, trails = load_world(where), load_trails(where)
+    cases = pl.read_parquet(where / "truth" / "cases.parquet").select("case_id", "person_id", "as_of").head(1)
+    theirs = trails.truth_records.filter(pl.col("background_no").is_not_null()).row(0, named=True)
+    answers = pl.DataFrame(
+        {"case_id": [cases["case_id"][0]], "rank": [1], "entity": [[theirs["record_id"]]], "score": [1.0]},
+        schema_overrides={"entity": pl.List(pl.String)},
+    )
+    entities, per_case, drawn = score_associates(answers, cases, world, trails.truth_records, trails.records)
+    assert per_case.select("people_drawn", "true_links", "false_links").row(0) == (1, 0, 1)
+    assert drawn["person_id"].to_list() == [-1 - theirs["background_no"]]
+    assert entities["cls"].to_list() == ["no-tie"]

@@ -1,7 +1,8 @@
 """``associates`` (network mapping): scoring the people a system links to a subject.
 
-Every returned entity (a set of record ids) is resolved to the people behind its records. Each
-distinct person drawn in other than the subject is a true link if they have a tie to the subject
+Every returned entity (a set of record ids) is resolved to the people behind its records (a
+background person outside the region, ``person_id`` below zero in the outcome tables, is one of
+them). Each distinct person drawn in other than the subject is a true link if they have a tie to the subject
 in force on the as-of date (a tie that ended before it is no tie), and a false link otherwise,
 whether the entity was pure, mixed or a duplicate: padding entities with unrelated records only
 adds false links. Precision and recall are over people. Entities are also classed (the person
@@ -33,7 +34,11 @@ def score_associates(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(entities: one row per returned entity, per_case: one row per case, drawn: one row per
     (case, person drawn in) with the rank that first drew them and their tie)."""
-    rec = truth_records.select("record_id", person="person_id")
+    # a background person (outside the region) is a person too: numbered below zero, never tied
+    person = pl.col("person_id")
+    if "background_no" in truth_records.columns:
+        person = pl.coalesce(person, -1 - pl.col("background_no"))
+    rec = truth_records.select("record_id", person=person)
     if records is not None:
         rec = rec.join(records.select("record_id", "observed_at"), on="record_id", how="left")
     else:
@@ -147,8 +152,9 @@ def score(ctx: ScoreContext, answers: pl.DataFrame | None) -> Scored:
     if answers is None:
         return out
     out.tables = {"associates": entities, "associates_cases": per_case, "associates_people": drawn}
+    # exposure is a share of the region's people: background people count as false links only
     out.drawn = drawn.select("case_id", "person_id").filter(
-        ~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode())
+        ~pl.col("person_id").is_in(ctx.docket_truth["person_id"].implode()) & (pl.col("person_id") >= 0)
     )
     return out
 
