@@ -6,8 +6,11 @@ vehicles, trips and cameras (timed together), then times the reads: ``plan_reads
 threads, merging them into the one global order and writing every part of
 ``trails/plate_reads/`` and ``truth/plate_reads/``). Reports reads per second of that wall time
 and per CPU-second (all threads), trips per second, bytes a read in ``trails/plate_reads/``,
-peak resident memory (``resource.getrusage``) and the load average when the child started and
-when the timed span did. Each preset runs in a fresh child process, so the peak is its own.
+peak resident memory (``resource.getrusage``), the load average when the child started and when
+the timed span did, and ``other_cpu_s``: CPU-seconds the rest of the machine used during the
+timed span (all CPUs' busy time in ``/proc/stat``, steal included, less the child's own; about
+0.01 s either way when the machine is otherwise idle; null where there is no ``/proc/stat``).
+Each preset runs in a fresh child process, so the peak is its own.
 ``--dense`` also times a variant with readers at every built-up crossing (many reads a trip:
 the per-read cost rather than the per-trip one).
 
@@ -43,6 +46,14 @@ def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 
+def machine_busy():
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return None
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
 sc = load_scenario(sys.argv[1])
 out, workers, dense = Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 mv = MovementConfig()
@@ -63,10 +74,12 @@ trips = build_trips(activity, vehicles, roads, pc, sc.seed)
 cams = build_cameras(roads, world.units, pc, sc.seed, world.people.height, window.days)
 t_prep = time.perf_counter() - t
 load_reads = os.getloadavg()[0]
+busy = machine_busy()
 t, c = time.perf_counter(), cpu()
 plan = plan_reads(vehicles, trips, roads, cams, pc, activity)
 reads, parts = write_reads(plan, pc, sc.seed, out / "trails", out / "truth", workers)
 t_reads, c_reads = time.perf_counter() - t, cpu() - c
+other = None if busy is None else round(machine_busy() - busy - c_reads, 3)
 size = sum(p.stat().st_size for p in (out / "trails" / "plate_reads").rglob("*.parquet"))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({
@@ -78,6 +91,7 @@ print(json.dumps({
     "reads_per_s": round(reads / t_reads), "reads_per_cpu_s": round(reads / max(c_reads, 1e-9)),
     "trips_per_s": round(len(trips) / t_reads), "bytes_per_read": round(size / max(reads, 1), 2),
     "peak_mb": round(peak), "load_at_start": round(load, 2), "load_at_reads": round(load_reads, 2),
+    "other_cpu_s": other,
 }))
 """
 

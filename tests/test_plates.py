@@ -20,22 +20,25 @@ from trailbench.rng import stream
 from trailbench.scenario import Scenario
 from trailbench.scenario.movement import MovementConfig
 from trailbench.scenario.plates import PlatesConfig
+from trailbench.trails import plate_reads
 from trailbench.trails.plate_reads import (
     build_cameras,
     build_hotlist,
     build_plates,
     hotlist_hits,
+    join,
     passes,
     placement_weights,
     plan_reads,
     visible_order,
 )
+from trailbench.trails.schedule import Task, run_tasks
 from trailbench.world import World, period
 from trailbench.world import plates as pl8
 from trailbench.world.activity import Activity, build_activity
 from trailbench.world.ids import KeyedPermutation
 from trailbench.world.places import build_places
-from trailbench.world.roads import build_roads, built_up_nodes
+from trailbench.world.roads import Roads, build_roads, built_up_nodes, route_legs
 from trailbench.world.trips import build_trips
 from trailbench.world.vehicles import build_vehicles
 from trailbench.world.window import default_window
@@ -232,6 +235,31 @@ def test_detection_misses_within_tolerance(tiny: Scenario, tiny_world: World, ac
     assert (t >= plan.trips.depart[trip]).all() and (t <= plan.trips.arrive[trip]).all()
 
 
+def test_passes_do_not_depend_on_how_trips_are_cut(
+    tiny: Scenario, tiny_world: World, activity: Activity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block's trips routed whole or in pieces of whole chunks give the same passes in the same
+    order (by chunk, then fixed readers | patrol posts, leg, trip): the draws, and so the files,
+    do not depend on the pieces the threads route."""
+    chunk = 97
+    monkeypatch.setattr(plate_reads, "ROUTE_CHUNK", chunk)
+    window = activity.window
+    vehicles = build_vehicles(tiny_world.people, tiny_world.households, tiny_world.ties, PC, tiny.seed, window)
+    roads = build_roads(tiny_world.units, PC)
+    trips = build_trips(activity, vehicles, roads, PC, tiny.seed)
+    cams = build_cameras(roads, tiny_world.units, PC, tiny.seed, tiny_world.people.height, window.days)
+    plan = plan_reads(vehicles, trips, roads, cams, PC, activity)
+    n = 0
+    for b in range(plan.blocks):
+        idx = plan.block_trips(b)
+        whole = passes(plan, idx)
+        for size in (chunk, 3 * chunk):
+            cut = join([passes(plan, idx[i : i + size]) for i in range(0, len(idx), size)])
+            assert all(np.array_equal(x, y) for x, y in zip(whole, cut, strict=True))
+        n += len(whole[0])
+    assert n > 1000
+
+
 def test_hotlist_errors_within_tolerance(tiny: Scenario, tiny_world: World, activity: Activity) -> None:
     pc = PlatesConfig(hotlist_share=0.9)
     vehicles = build_vehicles(tiny_world.people, tiny_world.households, tiny_world.ties, pc, tiny.seed, activity.window)
@@ -255,6 +283,65 @@ def test_hotlist_errors_within_tolerance(tiny: Scenario, tiny_world: World, acti
     start = activity.window.start.astype("datetime64[ms]")
     assert (entered.to_numpy() <= start).all()
     assert hot.filter(pl.col("stale"))["entered"].mean() < hot.filter(~pl.col("stale"))["entered"].mean()  # type: ignore[operator]
+
+
+def test_route_legs_by_hand() -> None:
+    """A local route (east-west along its row, then north-south along the destination's column;
+    the third leg empty) and a highway route (to the corridor, along it, and off it): each leg's
+    axis, line, ends, nodes before it, first new node and nodes added."""
+    roads = Roads(650.0, 0.0, 0.0, cols=30, rows=10, highway_row=4, port_col=29, highway_min_cols=10, region_cols=25)
+    for dt in (np.int32, np.int64):
+        legs = route_legs(roads, *(np.array(x, dtype=dt) for x in ([2, 1], [5, 2], [6, 20], [1, 7])))
+        got = {f: getattr(legs, f).T.tolist() for f in ("axis", "fixed", "a", "b", "before", "lo", "nodes")}
+        assert got == {
+            "axis": [[0, 1, 1], [1, 0, 1]],  # H = 0, V = 1
+            "fixed": [[5, 6, 6], [1, 4, 20]],
+            "a": [[2, 5, 1], [2, 1, 4]],
+            "b": [[6, 1, 1], [4, 20, 7]],
+            "before": [[0, 4, 8], [0, 2, 21]],
+            "lo": [[2, 1, 1], [2, 2, 5]],
+            "nodes": [[5, 4, 0], [3, 19, 3]],
+        }
+        assert legs.length.tolist() == [8, 24]
+        assert all(getattr(legs, f).dtype == dt for f in ("fixed", "a", "b", "before", "lo", "nodes", "length"))
+
+
+def test_run_tasks_dependencies_priorities_and_threads() -> None:
+    """Tasks made ready by others run after them, the most urgent ready one first (one thread),
+    results land where ``done`` puts them whatever the threads, and a failure propagates."""
+
+    def graph(log: list[str]) -> list[Task]:
+        def leaf(name: str, priority: int) -> Task:
+            def done(r: str) -> list[Task]:
+                log.append(r)
+                return []
+
+            return Task(priority, lambda: name, done)
+
+        def root(name: str) -> Task:
+            def done(r: str) -> list[Task]:
+                log.append(r)
+                return [leaf(r + ".a", 1), leaf(r + ".b", 2)]
+
+            return Task(0, lambda: name, done)
+
+        return [root("x"), root("y"), leaf("z", 5)]
+
+    one: list[str] = []
+    run_tasks(graph(one), 1)
+    assert one == ["z", "x", "x.b", "x.a", "y", "y.b", "y.a"]
+    for workers in (2, 3):
+        many: list[str] = []
+        run_tasks(graph(many), workers)
+        assert sorted(many) == sorted(one)
+        assert all(many.index(n) < many.index(n + ".a") and many.index(n) < many.index(n + ".b") for n in "xy")
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    for workers in (1, 2):
+        with pytest.raises(RuntimeError, match="boom"):
+            run_tasks([Task(0, fail), Task(0, lambda: None)], workers)
 
 
 def test_handbuilt_misread_stop() -> None:

@@ -15,9 +15,13 @@ misread (characters confused along the confusion table of world/plates) at ``mis
 for specialty and stacked plates, and its state read wrong at ``wrong_state``.
 
 Generation. Reads are drawn per block of ``vehicles_per_part`` vehicles in (true plate, state)
-order, block b from ``stream(seed, "plates", "reads", b)``, blocks on threads; the blocks' reads
-are then merged into the global order and written part by part. Draws never depend on threads,
-so neither do the files.
+order, block b from ``stream(seed, "plates", "reads", b)``: a block's trips are routed in pieces
+of ``ROUTE_PIECE`` trips (its passes in one order whatever the pieces: by chunk of
+``ROUTE_CHUNK`` trips, then fixed readers before patrol posts, leg, trip), and its reads drawn
+as soon as every piece is routed. The blocks' reads are then merged into the global order and
+written part by part, each part's two files apart. These steps are tasks on ``workers`` threads,
+the calling one included, each started as soon as what it needs is done (trails/schedule).
+Draws never depend on threads, so neither do the files.
 
 Output:
 
@@ -45,8 +49,8 @@ Output:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,12 +61,13 @@ import pyarrow as pa
 from trailbench.io import write_parquet
 from trailbench.rng import stream
 from trailbench.scenario.plates import PlatesConfig
-from trailbench.trails.parts import dictionary, expand, part_path, run_parts, write_part
+from trailbench.trails.parts import dictionary, expand, part_path, write_part
+from trailbench.trails.schedule import Task, run_tasks
 from trailbench.world import plates as pl8
 from trailbench.world.activity import Activity
 from trailbench.world.device_ids import hex_digits
 from trailbench.world.ids import KeyedPermutation
-from trailbench.world.roads import H, Roads, build_roads, built_up_nodes, route_legs
+from trailbench.world.roads import Legs, Roads, build_roads, built_up_nodes, route_legs
 from trailbench.world.trips import PURPOSES, Trips, build_trips
 from trailbench.world.vehicles import Vehicles, build_vehicles
 from trailbench.world.window import DAY
@@ -76,7 +81,8 @@ FOREVER = np.iinfo(np.int64).max // 4
 T_BITS = 36  # ms within a sort key: about 795 days
 TABLE_MAX = 2**25  # largest key space looked up in a table rather than by binary search
 SLOT_MS = 5 * MS_MIN  # trips of a block are routed in order of departure to this
-ROUTE_CHUNK = 2**14  # trips routed at a time
+ROUTE_CHUNK = 2**14  # trips whose passes come together in a block's order of passes (module docstring)
+ROUTE_PIECE = 2 * ROUTE_CHUNK  # trips routed at a time (larger arrays share two threads better)
 WAVE = 2**20  # trips routed, or reads ordered and written, between two waits for every thread
 READS_PER_PART = 2**17  # reads in an output part, about (parts hold whole cameras)
 
@@ -322,7 +328,9 @@ def _small(x: np.ndarray) -> np.ndarray:
 
 
 def passes(plan: ReadPlan, idx: np.ndarray) -> Passes:
-    """(trip, camera, t) of every camera the trips ``idx`` pass while it reads, t in ms.
+    """(trip, camera, t) of every camera the trips ``idx`` pass while it reads, t in ms; in order
+    of (chunk of ``ROUTE_CHUNK`` trips of ``idx``, fixed readers | patrol posts, leg, trip), so
+    the passes of trips routed in one piece or in several are the same, in the same order.
 
     Each leg's cameras are one range of the entries sorted along its axis (row-major for
     east-west legs, column-major for north-south ones, stacked in ``Cameras.c_*``), found by
@@ -333,43 +341,72 @@ def passes(plan: ReadPlan, idx: np.ndarray) -> Passes:
     dt = np.int32 if cams.key_space < 2**31 else np.int64  # keys, and so every node coordinate
     c0, r0 = roads.col(tr.x0[idx], dt), roads.row(tr.y0[idx], dt)
     legs = route_legs(roads, c0, r0, roads.col(tr.x1[idx], dt), roads.row(tr.y1[idx], dt))
+    del c0, r0
     n = len(idx)
     dep, arr = tr.depart[idx], tr.arrive[idx]
-    total = legs.length
-    slope = np.where(total > 0, (arr - dep) / np.maximum(total, 1), 0.0)
-    k_lo = np.where(legs.axis == H, legs.fixed * roads.cols, cams.v_offset + legs.fixed * roads.rows)
-    k_lo += legs.lo
-    k_hi = k_lo + legs.nodes
-    # the patrol posts of the departure day, where the trip is under way while some are posted
-    empty = cams.days + 1  # an empty layer
-    layer = np.clip(dep // (DAY * MS_MIN) + 1, 0, empty)
-    layer[layer == 0] = empty
-    p_lo, p_hi = cams.layer_span
-    layer = np.where((arr + 1 >= p_lo[layer]) & (dep - 1 < p_hi[layer]), layer, empty)
-    layer = (layer * cams.nodes).astype(dt)
+    k_lo, k_hi = _leg_keys(plan, legs)
     s = np.empty((2, 3, n), dtype=dt)  # (fixed readers | patrol posts, leg, trip)
     e = np.empty((2, 3, n), dtype=dt)
     s[0] = plan.first_at(k_lo)
     e[0] = plan.first_at(k_hi)
+    layer = _patrol_layer(plan, dep, arr, dt)
     k_lo += layer
     k_hi += layer
     s[1] = plan.first_at(k_lo)
     e[1] = plan.first_at(k_hi)
-    cnt = (e - s).ravel()
-    used = np.flatnonzero(cnt)
-    cnt = cnt[used]
+    del k_lo, k_hi, layer
+    e -= s  # cameras on each leg
+    used = np.flatnonzero(e.ravel() != 0)
+    if n > ROUTE_CHUNK:  # (fixed | patrol, leg, trip) -> by chunk first, the rest kept in order
+        used = used[np.argsort(_small((used % n) // ROUTE_CHUNK), kind="stable")]
+    cnt = e.ravel()[used]
+    first = s.ravel()[used]
+    del s, e
     leg = used % (3 * n)  # into the (3, n) leg arrays
     trip_l = leg % n
     a, b = legs.a.ravel()[leg], legs.b.ravel()[leg]
-    fwd = b >= a
-    sl = slope[trip_l]
-    k0 = dep[trip_l] + sl * (legs.before.ravel()[leg] - np.where(fwd, a, -a))
-    k1 = np.where(fwd, sl, -sl)
-    rep = expand(cnt)
-    pos = np.arange(len(rep)) + (s.ravel()[used] - (np.cumsum(cnt) - cnt))[rep]
+    sign = np.where(b >= a, 1, -1).astype(dt)  # along the moving coordinate or against it
+    total = legs.length[trip_l]
+    sl = np.where(total > 0, (arr[trip_l] - dep[trip_l]) / np.maximum(total, 1), 0.0)
+    k0 = dep[trip_l] + sl * (legs.before.ravel()[leg] - sign * a)
+    k1 = sl * sign
+    rep = _runs(cnt)
+    pos = np.arange(len(rep), dtype=first.dtype) + (first - (np.cumsum(cnt) - cnt))[rep]
     t = (k0[rep] + k1[rep] * cams.c_moving[pos]).astype(np.int64)
     ok = (t >= cams.c_lo[pos]) & (t < cams.c_hi[pos]) & (t < plan.window_ms) & (t >= 0)
     return idx[trip_l[rep[ok]]], cams.c_camera[pos[ok]], t[ok]
+
+
+def _leg_keys(plan: ReadPlan, legs: Legs) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked keys of each leg's first node and one past its last, (3, n): row-major
+    ``row * cols + col`` for east-west legs, ``v_offset + col * rows + row`` for north-south ones."""
+    cols, rows = plan.roads.cols, plan.roads.rows
+    k_lo = legs.fixed * (rows - cols)
+    k_lo += plan.cams.v_offset
+    k_lo *= legs.axis  # H = 0, V = 1
+    k_lo += legs.fixed * cols
+    k_lo += legs.lo
+    return k_lo, k_lo + legs.nodes
+
+
+def _patrol_layer(plan: ReadPlan, dep: np.ndarray, arr: np.ndarray, dt: type[np.signedinteger]) -> np.ndarray:
+    """Per trip, where in the stacked keys the patrol posts of its departure day start: an empty
+    layer unless the trip is under way while some post of that day is posted."""
+    cams = plan.cams
+    empty = cams.days + 1
+    layer = np.clip(dep // (DAY * MS_MIN) + 1, 0, empty)
+    layer[layer == 0] = empty
+    p_lo, p_hi = cams.layer_span
+    layer = np.where((arr + 1 >= p_lo[layer]) & (dep - 1 < p_hi[layer]), layer, empty)
+    return (layer * cams.nodes).astype(dt)
+
+
+def _runs(counts: np.ndarray) -> np.ndarray:
+    """``np.repeat(np.arange(len(counts)), counts)`` for positive ``counts``, by a cumulative sum
+    (see :func:`trailbench.trails.parts.expand`)."""
+    out = np.zeros(int(counts.sum()), dtype=np.int64)
+    out[np.cumsum(counts[:-1])] = 1
+    return np.cumsum(out, out=out)
 
 
 @dataclass(frozen=True)
@@ -391,10 +428,10 @@ class Reads:
 READS_FIELDS = ("key", "plate", "state", "conf", "trip", "misread", "wrong_state")
 
 
-def route_chunks(idx: np.ndarray) -> list[np.ndarray]:
-    """``idx`` in pieces of ``ROUTE_CHUNK`` trips: the passes of a block are those of its pieces,
-    one after the other, so pieces can be routed on separate threads."""
-    return [idx[i : i + ROUTE_CHUNK] for i in range(0, len(idx), ROUTE_CHUNK)] or [idx]
+def route_pieces(idx: np.ndarray) -> list[np.ndarray]:
+    """``idx`` in pieces of ``ROUTE_PIECE`` trips (whole chunks): the passes of a block are those
+    of its pieces, one after the other, so pieces can be routed on separate threads."""
+    return [idx[i : i + ROUTE_PIECE] for i in range(0, len(idx), ROUTE_PIECE)] or [idx]
 
 
 def join(got: list[Passes]) -> Passes:
@@ -410,7 +447,7 @@ def read_block(plan: ReadPlan, pc: PlatesConfig, seed: int, block: int, routed: 
     passes (``routed``, or routed here)."""
     rng = stream(seed, "plates", "reads", str(block))
     if routed is None:
-        routed = join([passes(plan, c) for c in route_chunks(plan.block_trips(block))])
+        routed = join([passes(plan, c) for c in route_pieces(plan.block_trips(block))])
     trip, cam, t = routed
     v = plan.trips.vehicle[trip]
     veh = plan.vehicles
@@ -426,10 +463,11 @@ def read_block(plan: ReadPlan, pc: PlatesConfig, seed: int, block: int, routed: 
     u = rng.random((2, n), dtype=np.float32)
     mis = np.flatnonzero(u[0] < plan.misread_vehicle[v])
     ws = u[1] < pc.wrong_state
-    plate = veh.plate[v]
-    plate[mis] = pl8.misread(plate[mis], rng, pc.second_char)
+    plate = np.take(veh.plate, v, axis=0)  # rows of a 2-d array: take is faster than indexing
+    got = pl8.misread(np.take(plate, mis, axis=0), rng, pc.second_char)
+    plate[mis] = got
     misread = np.zeros(n, dtype=bool)
-    misread[mis] = (plate[mis] != veh.plate[v[mis]]).any(axis=1)
+    misread[mis] = (got != np.take(veh.plate, v[mis], axis=0)).any(axis=1)
     n_states = len(pl8.STATES)
     state = veh.state[v].astype(np.int8)
     wrong_at = np.flatnonzero(ws)
@@ -455,10 +493,10 @@ def part_cameras(counts: np.ndarray, reads_per_part: int) -> np.ndarray:
 
 
 _STATE_ORDER = np.argsort(np.argsort(np.array(pl8.STATES))).astype(np.int8)  # STATES index -> rank of its code
-_READ_PREFIX = np.frombuffer(b"tb:read:", dtype=np.uint8)
+_READ_PREFIX = np.frombuffer(b"tb:read:", dtype=np.uint32)  # as two 4-byte words
 _BASE = ord("Z") - ord("0") + 1  # plate characters as digits in an order-preserving base
 _PLATE_BITS = int(_BASE**pl8.WIDTH - 1).bit_length()
-_HEX2 = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), dtype=np.uint16)  # byte -> its two digits
+_HEX4 = np.frombuffer("".join(f"{i:04x}" for i in range(2**16)).encode(), dtype=np.uint32)  # 16 bits -> 4 digits
 
 
 def _groups(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -498,12 +536,14 @@ def visible_order(key: np.ndarray, plate: np.ndarray, state: np.ndarray, conf: n
 
 
 def read_ids(perm: KeyedPermutation, first: int, n: int) -> pa.Array:
-    """``tb:read:`` + 12 hex digits of the permutation at positions ``first .. first + n``."""
-    v = perm(np.arange(first, first + n, dtype=np.int64)).astype(">u8")
-    chars = np.empty((n, 20), dtype=np.uint8)
-    chars[:, :8] = _READ_PREFIX
-    chars[:, 8:] = _HEX2[v.view(np.uint8).reshape(n, 8)[:, 2:]].view(np.uint8).reshape(n, 12)
-    return _strings(chars)
+    """``tb:read:`` + 12 hex digits of the permutation at positions ``first .. first + n``: each
+    row five 4-byte words, the prefix's two and three of four digits (16 bits) each."""
+    v = perm(np.arange(first, first + n, dtype=np.int64))
+    words = np.empty((n, 5), dtype=np.uint32)
+    words[:, :2] = _READ_PREFIX
+    for i, shift in enumerate((32, 16, 0)):
+        words[:, 2 + i] = _HEX4[(v >> shift) & 0xFFFF]
+    return _strings(words.view(np.uint8))
 
 
 def _strings(chars: np.ndarray) -> pa.Array:
@@ -543,7 +583,7 @@ class Part:
                 "read_id": self.ids,
                 "camera_id": dictionary(_arrow((key >> T_BITS).astype(np.int32)), _texts(plan.sorted_ids.tolist())),
                 "t": _arrow(t, pa.timestamp("ms")),
-                "plate_as_read": _strings(self.cols["plate"][self.o]),
+                "plate_as_read": _strings(np.take(self.cols["plate"], self.o, axis=0)),
                 "state_as_read": dictionary(_arrow(self.cols["state"][self.o]), _texts(pl8.STATES)),
                 "confidence": _arrow(self.cols["conf"][self.o]),
             }
@@ -581,17 +621,43 @@ def _texts(values: Sequence[str]) -> pa.Array:
     return pa.StringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
 
 
+@dataclass
+class _Block:
+    """A vehicle block on its way to its reads (tasks of :func:`run_tasks`): its trips, routed
+    in pieces on any thread, then its reads drawn from their passes as soon as all are routed."""
+
+    plan: ReadPlan
+    pc: PlatesConfig
+    seed: int
+    block: int
+    pieces: list[Passes | None] = field(default_factory=list)
+    reads: Reads | None = None
+
+    def start(self) -> Task:
+        return Task(0, lambda: route_pieces(self.plan.block_trips(self.block)), self._route)
+
+    def _route(self, pieces: list[np.ndarray]) -> list[Task]:
+        self.pieces = [None] * len(pieces)
+        return [Task(1, partial(passes, self.plan, p), partial(self._routed, i)) for i, p in enumerate(pieces)]
+
+    def _routed(self, i: int, got: Passes) -> list[Task]:
+        self.pieces[i] = got
+        return [] if any(p is None for p in self.pieces) else [Task(2, self._draw, self._drawn)]
+
+    def _draw(self) -> Reads:
+        routed = join([p for p in self.pieces if p is not None])
+        return read_block(self.plan, self.pc, self.seed, self.block, routed)
+
+    def _drawn(self, reads: Reads) -> list[Task]:
+        self.reads, self.pieces = reads, []
+        return []
+
+
 def _read_blocks(plan: ReadPlan, pc: PlatesConfig, seed: int, lo: int, hi: int, workers: int) -> list[Reads]:
-    """The reads of blocks ``lo:hi``: their trips routed in pieces (balanced over threads), then
-    each block's reads drawn from its passes."""
-    bs = range(lo, min(hi, plan.blocks))
-    pieces = [route_chunks(idx) for idx in run_parts(plan.block_trips, bs, workers)]
-    flat = [c for p in pieces for c in p]
-    routed = run_parts(lambda i: passes(plan, flat[i]), range(len(flat)), workers)
-    ends = np.cumsum([len(p) for p in pieces])
-    by_block = [join(routed[e - len(p) : e]) for p, e in zip(pieces, ends, strict=True)]
-    del routed
-    return run_parts(lambda i: read_block(plan, pc, seed, bs[i], by_block[i]), range(len(bs)), workers)
+    """The reads of blocks ``lo:hi``, on ``workers`` threads (:class:`_Block`)."""
+    todo = [_Block(plan, pc, seed, b) for b in range(lo, min(hi, plan.blocks))]
+    run_tasks([b.start() for b in todo], workers)
+    return [b.reads for b in todo if b.reads is not None]
 
 
 def write_reads(
@@ -616,22 +682,25 @@ def write_reads(
     cams = part_cameras(counts, reads_per_part)
     at = np.concatenate([[0], np.cumsum(counts)])[cams]  # global position of each part's first read
     perm = KeyedPermutation(2**48, stream(seed, "plates", "read_ids"))
-    n_parts = len(cams) - 1
-    step = max(workers, WAVE * n_parts // max(int(at[-1]), 1), 1)
+    n_parts, total = len(cams) - 1, int(at[-1])
+
+    def part(p: int) -> Task:
+        """Part ``p``: its reads gathered in order, then its two files written apart (so threads
+        stay busy when there are few parts); files before gathers, larger parts first."""
+        n = int(at[p + 1] - at[p])
+
+        def write(got: Part) -> list[Task]:
+            return [
+                Task(total + n, lambda: write_part(got.reads(plan), part_path(trails / "plate_reads", p))),
+                Task(total + n, lambda: write_part(got.truth(plan), part_path(truth / "plate_reads", p))),
+            ]
+
+        return Task(n, lambda: Part.gather(blocks, int(cams[p]), int(cams[p + 1]), perm, int(at[p])), write)
+
+    step = max(workers, WAVE * n_parts // max(total, 1), 1)
     for wave in range(0, n_parts, step):
-        ps = range(wave, min(wave + step, n_parts))
-        got = run_parts(lambda p: Part.gather(blocks, int(cams[p]), int(cams[p + 1]), perm, int(at[p])), ps, workers)
-
-        def write(i: int, ps: range = ps, got: list[Part] = got) -> None:
-            """The two files of a part apart, so the threads stay busy when there are few parts."""
-            p, x = ps[i // 2], got[i // 2]
-            if i % 2 == 0:
-                write_part(x.reads(plan), part_path(trails / "plate_reads", p))
-            else:
-                write_part(x.truth(plan), part_path(truth / "plate_reads", p))
-
-        run_parts(write, range(2 * len(ps)), workers)
-    return int(at[-1]), n_parts
+        run_tasks([part(p) for p in range(wave, min(wave + step, n_parts))], workers)
+    return total, n_parts
 
 
 def build_hotlist(vehicles: Vehicles, pc: PlatesConfig, seed: int, t0: np.datetime64) -> pl.DataFrame:

@@ -42,10 +42,10 @@ class Roads:
     region_cols: int  # columns up to the region's eastern edge; beyond it only the corridor
 
     def col(self, x: np.ndarray, dtype: type[np.signedinteger] = np.int64) -> np.ndarray:
-        return np.clip(np.rint((np.asarray(x) - self.x0) / self.spacing), 0, self.cols - 1).astype(dtype)
+        return _nearest(x, self.x0, self.spacing, self.cols, dtype)
 
     def row(self, y: np.ndarray, dtype: type[np.signedinteger] = np.int64) -> np.ndarray:
-        return np.clip(np.rint((np.asarray(y) - self.y0) / self.spacing), 0, self.rows - 1).astype(dtype)
+        return _nearest(y, self.y0, self.spacing, self.rows, dtype)
 
     def node_x(self, col: np.ndarray | int) -> np.ndarray:
         return self.x0 + np.asarray(col) * self.spacing
@@ -56,6 +56,15 @@ class Roads:
     @property
     def port_xy(self) -> tuple[float, float]:
         return float(self.node_x(self.port_col)), float(self.node_y(self.highway_row))
+
+
+def _nearest(x: np.ndarray, x0: float, spacing: float, n: int, dtype: type[np.signedinteger]) -> np.ndarray:
+    """Index of the nearest of ``n`` grid lines at ``x0``, ``x0 + spacing``, ..., in place on one temporary."""
+    z = np.subtract(x, x0)
+    np.divide(z, spacing, out=z)
+    np.rint(z, out=z)
+    np.clip(z, 0, n - 1, out=z)
+    return z.astype(dtype)
 
 
 def build_roads(units: pl.DataFrame, pc: PlatesConfig) -> Roads:
@@ -90,30 +99,40 @@ class Legs:
 
 
 def route_legs(roads: Roads, c0: np.ndarray, r0: np.ndarray, c1: np.ndarray, r1: np.ndarray) -> Legs:
-    """The legs of routes from node (c0, r0) to node (c1, r1)."""
+    """The legs of routes from node (c0, r0) to node (c1, r1).
+
+    local: H along r0 from c0 to c1, V along c1 from r0 to r1, V along c1 from r1 to r1 (empty);
+    highway: V along c0 from r0 to rh, H along rh from c0 to c1, V along c1 from rh to r1."""
     n = len(c0)
-    hw = np.abs(c1 - c0) > roads.highway_min_cols
-    rh = roads.highway_row
     dt = np.result_type(c0, r0, c1, r1)
+    hw = (np.abs(c1 - c0) > roads.highway_min_cols).astype(dt)  # 1 on the highway, 0 local
+    rh = dt.type(roads.highway_row)
+
+    def pick(on_highway: np.ndarray | np.integer, local: np.ndarray, out: np.ndarray) -> None:
+        """``out`` = ``on_highway`` where hw else ``local``, by arithmetic (np.where is slower)."""
+        np.subtract(on_highway, local, out=out)
+        out *= hw
+        out += local
+
     axis = np.empty((3, n), dtype=np.int8)
-    fixed = np.empty((3, n), dtype=dt)
+    axis[0] = hw  # H = 0, V = 1
+    np.subtract(1, hw, out=axis[1], casting="unsafe")
+    axis[2] = V
     a = np.empty((3, n), dtype=dt)
     b = np.empty((3, n), dtype=dt)
-    # local: H along r0 from c0 to c1, V along c1 from r0 to r1, V along c1 from r1 to r1 (empty)
-    # highway: V along c0 from r0 to rh, H along rh from c0 to c1, V along c1 from rh to r1
-    axis[0] = np.where(hw, V, H)
-    axis[1] = np.where(hw, H, V)
-    axis[2] = V
-    fixed[0] = np.where(hw, c0, r0)
-    fixed[1] = np.where(hw, rh, c1)
+    fixed = np.empty((3, n), dtype=dt)
+    pick(c0, r0, a[1])  # also the fixed line of leg 0
+    fixed[0] = a[1]
+    np.add(c0, r0, out=a[0])
+    a[0] -= a[1]
+    pick(rh, c1, b[0])  # also the fixed line of leg 1
+    fixed[1] = b[0]
     fixed[2] = c1
-    a[0] = np.where(hw, r0, c0)
-    b[0] = np.where(hw, rh, c1)
-    a[1] = np.where(hw, c0, r0)
-    b[1] = np.where(hw, c1, r1)
-    a[2] = np.where(hw, rh, r1)
+    pick(c1, r1, b[1])
+    pick(rh, r1, a[2])
     b[2] = r1
-    span = np.abs(b - a)
+    span = np.subtract(b, a)
+    np.abs(span, out=span)
     before = np.empty_like(span)
     before[0] = 0
     before[1] = span[0]
