@@ -8,15 +8,18 @@ get the mode an ordinary ``open`` would give them (``0o666`` less the umask) and
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 TMP_SUFFIX = ".tmp"
 
@@ -62,6 +65,66 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
     """Write Parquet byte-identically for identical frames (no statistics, fixed codec)."""
     with atomic_path(path) as tmp:
         df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
+
+
+def write_parquet_frames(frames: Iterable[pl.DataFrame], path: Path) -> None:
+    """Write frames that are never held together: byte for byte what :func:`write_parquet` writes
+    for ``pl.concat(frames)`` (same settings; the writer splits each frame into row groups as it
+    splits each piece of a frame in pieces). While one frame is written the next is made, in a
+    thread, and each goes once written. ``frames`` may be lazy (a generator); there must be one."""
+    them = iter(frames)
+    first: pl.DataFrame | None = next(them, None)
+    if first is None:
+        raise ValueError(f"no frames to write to {path}")
+    schema = first.schema
+
+    def each(*_: Any) -> Iterator[pl.DataFrame]:  # the plug-in's arguments: no projection, filter or limit
+        nonlocal first
+        if first is None:
+            raise RuntimeError(f"the frames written to {path} were asked for twice")
+        part: pl.DataFrame | None = first
+        first = None
+        with ThreadPoolExecutor(1) as pool:
+            while part is not None:
+                ahead = pool.submit(next, them, None)  # the next is made while this one is written
+                if part.schema != schema:
+                    raise ValueError(f"frames written to {path} differ in their columns")
+                yield part
+                part = None  # (the writer holds it until written)
+                part = ahead.result()
+
+    with atomic_path(path) as tmp:  # write_parquet's settings (DataFrame.write_parquet is this sink)
+        register_io_source(each, schema=schema).sink_parquet(
+            tmp, compression="zstd", compression_level=3, statistics=False
+        )
+
+
+def row_groups(height: int) -> list[int]:
+    """The row groups (their heights, in order) :func:`write_parquet` splits a frame of ``height``
+    rows in one piece into: as few as come nearest to polars' row-group target (122,880 rows, or
+    ``POLARS_IDEAL_SINK_MORSEL_SIZE_ROWS``), equal to a row, the larger first."""
+    target = int(os.environ.get("POLARS_IDEAL_SINK_MORSEL_SIZE_ROWS") or 122_880)
+    if height <= target:
+        return [height] if height else []
+    n = min((height // target, height // target + 1), key=lambda k: abs(height // k - target))
+    base, extra = divmod(height, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def write_parquet_rows(height: int, rows: Callable[[int, int], pl.DataFrame], path: Path) -> None:
+    """Write a frame of ``height`` rows that is never held whole: ``rows(start, stop)`` makes its
+    rows ``start`` to ``stop - 1``, called once for each row group (:func:`row_groups`) in turn.
+    The file is byte for byte what :func:`write_parquet` writes for the whole frame in one piece:
+    a frame of one row group's height is one row group (:func:`write_parquet_frames`). A frame
+    of one row group, or a row-group target set in bytes (``POLARS_IDEAL_SINK_MORSEL_SIZE_BYTES``),
+    is made whole and written by :func:`write_parquet`."""
+    sizes = row_groups(height)
+    if len(sizes) <= 1 or os.environ.get("POLARS_IDEAL_SINK_MORSEL_SIZE_BYTES"):
+        write_parquet(rows(0, height).rechunk(), path)
+        return
+    bounds = [0, *itertools.accumulate(sizes)]
+    # each in one piece: the writer would split a frame in pieces at them
+    write_parquet_frames((rows(a, b).rechunk() for a, b in itertools.pairwise(bounds)), path)
 
 
 def write_json(data: Any, path: Path) -> None:

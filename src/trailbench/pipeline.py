@@ -49,7 +49,7 @@ from trailbench.stages import (
 )
 from trailbench.systems.registry import Resolved
 from trailbench.systems.runner import clean_orphan_sandboxes, own_settings, plan, run_system
-from trailbench.trails import Trails, build_trails, error_counts
+from trailbench.trails import StoredTrails, Trails, error_counts, write_trails
 from trailbench.trails.plate_reads import build_plates
 from trailbench.trails.signals import write_signals
 from trailbench.world import TABLES, World, build_world, period
@@ -147,16 +147,25 @@ def trails_stage(
     note: Progress = lambda s: None,
     background: Path | None = None,
 ) -> Trails:
-    if _reuse(run, "trails", stage_hash(sc, "trails"), "trails", "emitting records", note):
-        return load_trails(run)
-    t = build_trails(world, sc, workers=workers, background=background)
-    write_parquet(t.records, run / "trails" / "records.parquet")
-    write_parquet(t.record_links, run / "trails" / "record_links.parquet")
-    write_parquet(t.address_register, run / "trails" / "address_register.parquet")
-    write_parquet(t.truth_records, run / "truth" / "records.parquet")
-    write_parquet(t.background, run / "truth" / "background.parquet")
-    mark_stage(run, "trails", stage_hash(sc, "trails"), [run / f for f in TRAILS_FILES])
-    return t
+    """The records, their links, the address register and their truth, written as they are made
+    (:func:`~trailbench.trails.write_trails`). The trails handed on read each table from its file
+    when it is used (:class:`~trailbench.trails.StoredTrails`), whether built now or reused."""
+    files = trails_files(run)
+    if not _reuse(run, "trails", stage_hash(sc, "trails"), "trails", "emitting records", note):
+        write_trails(world, sc, files, workers=workers, background=background)
+        mark_stage(run, "trails", stage_hash(sc, "trails"), [run / f for f in TRAILS_FILES])
+    return StoredTrails(files)
+
+
+def trails_files(run: Path) -> dict[str, Path]:
+    """Where each table of the trails is kept (by its field of :class:`Trails`)."""
+    return {
+        "records": run / "trails" / "records.parquet",
+        "record_links": run / "trails" / "record_links.parquet",
+        "address_register": run / "trails" / "address_register.parquet",
+        "truth_records": run / "truth" / "records.parquet",
+        "background": run / "truth" / "background.parquet",
+    }
 
 
 def load_trails(run: Path) -> Trails:
