@@ -204,10 +204,8 @@ def background_records(
         address_text=pl.col("prev_address"),
         stale=pl.lit(True),
     ).filter(pl.Series(has_move))
-    rows = pl.concat([now, before])
-    return rows.select(
-        [pl.col(c).cast(t) if c in rows.columns else pl.lit(None, dtype=t).alias(c) for c, t in columns.items()]
-    ).with_columns(error_bits=pl.lit(0, dtype=columns.get("error_bits", pl.Int64)))
+    rows = pl.concat([now, before]).with_columns(error_bits=pl.lit(0, dtype=pl.Int64))
+    return _as_records(rows, columns)
 
 
 def with_world_phones(people: pl.DataFrame, sc: Scenario) -> pl.DataFrame:
